@@ -1,0 +1,25 @@
+"""Pure tensor functions: no state, no logging, no I/O (and no lightning)."""
+
+from faithful.functional.apra import (
+    ALPHA_PRECISION,
+    ALPHA_PRECISION_CURVE,
+    AUTHENTICITY,
+    BETA_RECALL,
+    BETA_RECALL_CURVE,
+    SAMPLE_KEYS,
+    SCALAR_KEYS,
+    THRESHOLDS,
+    alpha_precision_beta_recall_authenticity,
+)
+
+__all__ = [
+    "ALPHA_PRECISION",
+    "ALPHA_PRECISION_CURVE",
+    "AUTHENTICITY",
+    "BETA_RECALL",
+    "BETA_RECALL_CURVE",
+    "SAMPLE_KEYS",
+    "SCALAR_KEYS",
+    "THRESHOLDS",
+    "alpha_precision_beta_recall_authenticity",
+]
