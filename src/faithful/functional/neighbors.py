@@ -102,10 +102,7 @@ def _pair_distances(a: Tensor, a_index: Tensor, b: Tensor, b_index: Tensor) -> T
     if num_pairs <= batch:
         return squared_distances(a[a_index], b[b_index])
     return torch.cat(
-        [
-            squared_distances(a[a_index[s : s + batch]], b[b_index[s : s + batch]])
-            for s in range(0, num_pairs, batch)
-        ]
+        [squared_distances(a[a_index[s : s + batch]], b[b_index[s : s + batch]]) for s in range(0, num_pairs, batch)]
     )
 
 
@@ -128,9 +125,7 @@ def _error_factor(dim: int, device: torch.device) -> float:
     return 2.0 * (dim + 16) * _unit_roundoff(device)
 
 
-def _block_bounds(
-    rows: PreparedSet, row_slice: slice, cols: PreparedSet, tol: float
-) -> tuple[Tensor, Tensor, Tensor]:
+def _block_bounds(rows: PreparedSet, row_slice: slice, cols: PreparedSet, tol: float) -> tuple[Tensor, Tensor, Tensor]:
     """Lower bounds L_ij <= ||r_i - g_j||^2 for one block, with the row/column squared norms.
 
     L = (1 - tol)(|r|^2 + |g|^2) - 2 r.g and the true value lies in [L, L + 2 tol (|r|^2 + |g|^2)].
