@@ -27,6 +27,7 @@ from faithful.functional.apra import (
     _real_statistics,
     _result_dtype,
 )
+from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
 
 __all__ = ["AlphaPrecisionBetaRecallAuthenticity"]
 
@@ -57,7 +58,9 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     As output of ``compute`` the metric returns a dict with
 
     - ``alpha_precision``, ``beta_recall``, ``authenticity``: 0-d tensors (IPα, IRβ, A), each in [0, 1];
-    - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves.
+    - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves;
+    - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``,
+      ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d bootstrap bounds).
 
     ``sample_scores()`` returns the per-sample output (``alpha_level``, ``authentic``,
     ``distance_to_real``, ``nearest_real_index`` per synthetic sample and ``covered``, ``beta_level``
@@ -79,11 +82,18 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             eval mode, restored afterwards).
         reset_real_features: whether ``reset()`` also drops the real embeddings and their cache.
         chunk_size: real samples per distance block; ``None`` picks one. Results do not depend on it.
+        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``) from
+            ``compute()``; see :func:`faithful.functional.bootstrap_confidence_intervals` for what they cover.
+            ``None``: no intervals.
+        num_resamples: bootstrap resamples (with ``confidence_level``).
+        seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
+            resamples.
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
 
     Raises:
-        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size`` or
-            ``reset_real_features``, and (in ``update``/``compute``) on bad samples as the functional API.
+        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``,
+            ``reset_real_features``, ``confidence_level``, ``num_resamples`` or ``seed``, and (in
+            ``update``/``compute``) on bad samples as the functional API.
         TypeError: if ``feature_extractor`` is not a ``torch.nn.Module``.
 
     Example:
@@ -120,10 +130,18 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         feature_extractor: nn.Module | None = None,
         reset_real_features: bool = True,
         chunk_size: int | None = None,
+        confidence_level: float | None = None,
+        num_resamples: int = 1000,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.k, self.num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+        if confidence_level is not None:
+            _check_bootstrap_options(confidence_level, num_resamples, seed)
+        self.confidence_level = confidence_level
+        self.num_resamples = num_resamples
+        self.seed = seed
         self.protocol = protocol
         self.chunk_size = chunk_size
         if feature_extractor is not None and not isinstance(feature_extractor, nn.Module):
@@ -231,9 +249,21 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         return result
 
     def compute(self) -> dict[str, Tensor]:
-        """The three scalars and the two curves (see the class docstring)."""
+        """The three scalars and the two curves, and the bounds with ``confidence_level`` (class docstring)."""
         result = self._compute_all()
-        return {key: result[key] for key in _COMPUTE_KEYS}
+        output = {key: result[key] for key in _COMPUTE_KEYS}
+        if self.confidence_level is not None:
+            output.update(
+                bootstrap_confidence_intervals(
+                    result,
+                    confidence_level=self.confidence_level,
+                    num_resamples=self.num_resamples,
+                    seed=self.seed,
+                    protocol=self.protocol,
+                    num_thresholds=self.num_thresholds,
+                )
+            )
+        return output
 
     def sample_scores(self) -> dict[str, Tensor]:
         """Per-sample output for auditing (synced across processes like ``compute``)."""

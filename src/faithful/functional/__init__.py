@@ -11,6 +11,7 @@ from faithful.functional.apra import (
     THRESHOLDS,
     alpha_precision_beta_recall_authenticity,
 )
+from faithful.functional.bootstrap import INTERVAL_KEYS, bootstrap_confidence_intervals
 
 __all__ = [
     "ALPHA_PRECISION",
@@ -18,8 +19,10 @@ __all__ = [
     "AUTHENTICITY",
     "BETA_RECALL",
     "BETA_RECALL_CURVE",
+    "INTERVAL_KEYS",
     "SAMPLE_KEYS",
     "SCALAR_KEYS",
     "THRESHOLDS",
     "alpha_precision_beta_recall_authenticity",
+    "bootstrap_confidence_intervals",
 ]

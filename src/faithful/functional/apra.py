@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
@@ -267,6 +268,9 @@ def alpha_precision_beta_recall_authenticity(
     num_thresholds: int | None = None,
     chunk_size: int | None = None,
     sample_level: bool = False,
+    confidence_level: float | None = None,
+    num_resamples: int = 1000,
+    seed: int = 0,
 ) -> dict[str, Tensor]:
     r"""α-precision, β-recall and authenticity of ``synthetic`` samples against ``real`` ones.
 
@@ -301,6 +305,12 @@ def alpha_precision_beta_recall_authenticity(
         chunk_size: real samples per distance block (memory ``chunk_size x max(n, m)``). ``None``: about
             2**25 elements a block. The results do not depend on it.
         sample_level: also return the per-sample output used for auditing.
+        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``), see
+            :func:`faithful.functional.bootstrap_confidence_intervals`: the synthetic samples are resampled
+            for IPα and A, the real ones for IRβ, with the radii and neighbour balls held fixed (no
+            neighbour search is repeated). ``None``: no intervals.
+        num_resamples: bootstrap resamples (with ``confidence_level``).
+        seed: seed of the bootstrap's own generator (with ``confidence_level``).
 
     Returns:
         A dict of tensors on the input's device:
@@ -311,11 +321,14 @@ def alpha_precision_beta_recall_authenticity(
           α-support holds the sample; ``inf`` beyond every real sample), ``authentic`` (bool),
           ``distance_to_real`` and ``nearest_real_index``; per real sample ``(n,)``: ``covered`` (bool,
           at β = 1) and ``beta_level`` (``inf`` when not covered).
+        - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``,
+          ``beta_recall_lower``, ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d).
 
     Raises:
         TypeError: if an input is not a floating point tensor.
         ValueError: on a wrong shape, non-finite values, fewer than ``k + 1`` real or no synthetic
-            samples, or a bad ``k``, ``num_thresholds``, ``protocol``, ``center`` or ``chunk_size``.
+            samples, or a bad ``k``, ``num_thresholds``, ``protocol``, ``center``, ``chunk_size``,
+            ``confidence_level``, ``num_resamples`` or ``seed``.
 
     Example:
         >>> import torch
@@ -331,10 +344,33 @@ def alpha_precision_beta_recall_authenticity(
         0.0
     """
     k, num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+    if confidence_level is not None:
+        _check_bootstrap_options(confidence_level, num_resamples, seed)
     real = _check_real(real, k)
     synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
     center_tensor = _check_center(center, real.shape[1], real.device)
     stats = _real_statistics(real, k, center_tensor, chunk_size)
-    return _alpha_precision_beta_recall_authenticity_compute(
-        stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, _result_dtype(real, synthetic)
+    result = _alpha_precision_beta_recall_authenticity_compute(
+        stats,
+        synthetic,
+        protocol,
+        num_thresholds,
+        chunk_size,
+        sample_level or confidence_level is not None,
+        _result_dtype(real, synthetic),
     )
+    if confidence_level is not None:
+        result.update(
+            bootstrap_confidence_intervals(
+                result,
+                confidence_level=confidence_level,
+                num_resamples=num_resamples,
+                seed=seed,
+                protocol=protocol,
+                num_thresholds=num_thresholds,
+            )
+        )
+        if not sample_level:
+            for key in SAMPLE_KEYS:
+                del result[key]
+    return result
