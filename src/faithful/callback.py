@@ -702,20 +702,23 @@ class FaithfulnessMonitor(Callback):
         sizes = [min(self.batch_size, total - start) for start in range(0, total, self.batch_size)]
 
         start = time.perf_counter()
-        batches: list[Tensor] = []
-        with _forked_rng(device):
-            # Batch i has its own seed and goes to process i % world_size: the union over processes is the set
-            # one process draws, whatever the number of processes.
-            for index in range(rank, len(sizes), world_size):
-                batches.append(self._draw(pl_module, sizes[index], index))
-        generated = time.perf_counter()
-
+        generation = embedding = 0.0
         features: list[Tensor] = []
         nonfinite = 0
-        for batch in batches:
-            embedded, bad = self._embed(batch, device)
-            features.append(embedded)
-            nonfinite += bad
+        with _forked_rng(device):
+            # Batch i has its own seed and goes to process i % world_size: the union over processes is the set
+            # one process draws, whatever the number of processes. Each batch is embedded at once, so only the
+            # features (not the raw samples, e.g. images) of a whole evaluation are held in memory.
+            for index in range(rank, len(sizes), world_size):
+                tick = time.perf_counter()
+                batch = self._draw(pl_module, sizes[index], index)
+                tock = time.perf_counter()
+                embedded, bad = self._embed(batch, device)
+                del batch
+                features.append(embedded)
+                nonfinite += bad
+                generation += tock - tick
+                embedding += time.perf_counter() - tock
         embedded_at = time.perf_counter()
 
         # Every process must agree on whether to compute: the metric's gather is a collective.
@@ -747,8 +750,8 @@ class FaithfulnessMonitor(Callback):
         done = time.perf_counter()
 
         self.last_timings = {
-            "generation": generated - start,
-            "embedding": embedded_at - generated,
+            "generation": generation,
+            "embedding": embedding,
             "metric": computed - embedded_at,
             "total": done - start,
         }
