@@ -404,6 +404,11 @@ def _fit(tmp_path, monitor, module=None, data=None):
         ),
         (NoiseGenerator(), FaithfulnessMonitor(embedding=nn.Linear(3, 2)), r"embedding failed on the real samples"),
         (
+            NoiseGenerator(),
+            FaithfulnessMonitor(real=torch.cat([REAL, torch.full((2, DIM), float("nan"))])),
+            r"NaN or inf values in 2 of its 202 samples",
+        ),
+        (
             NoiseGenerator(shape=(5,)),
             FaithfulnessMonitor(embedding=nn.Linear(DIM, 2)),
             r"embedding failed on generated samples of shape \(2, 5\)",

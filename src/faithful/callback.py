@@ -33,7 +33,7 @@ from typing_extensions import override
 from faithful.functional.apra import ALPHA_PRECISION, AUTHENTICITY, BETA_RECALL, SCALAR_KEYS, _check_options
 from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
-__all__ = ["EMBEDDINGS", "REAL_SOURCES", "FaithfulnessMonitor"]
+__all__ = ["EMBEDDINGS", "REAL_SOURCES", "FaithfulnessMonitor", "default_real_fn"]
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ class FaithfulnessMonitor(Callback):
         self.metric: AlphaPrecisionBetaRecallAuthenticity | None = None
         #: The embedding in use after training started (``None`` for the identity).
         self.embedding_module: nn.Module | None = embedding if isinstance(embedding, nn.Module) else None
-        #: Real samples in the reference, summed over processes (set when training starts).
+        #: Real samples in the reference, all processes together (set when training starts).
         self.num_real: int | None = None
         #: Seconds of the last evaluation: ``generation``, ``embedding``, ``metric``, ``total``.
         self.last_timings: dict[str, float] = {}
@@ -425,6 +425,13 @@ class FaithfulnessMonitor(Callback):
                 f"{k + 1} (each real sample's k nearest other real samples). Use more real data, a smaller "
                 f"`k`, or a larger `max_real_samples`."
             )
+        bad_rows = int((~torch.isfinite(_flatten(reference))).any(dim=1).sum())
+        if bad_rows:  # checked on the whole reference, so every process raises (no process waits for the others)
+            raise MisconfigurationException(
+                f"FaithfulnessMonitor's real reference holds NaN or inf values in {bad_rows} of its "
+                f"{reference.shape[0]} samples. Clean the data, or pass a `real_fn` (or `real=`) that selects "
+                f"finite samples."
+            )
         self._real_shape = tuple(reference.shape[1:])
         self.num_real = reference.shape[0]
         self._dtype = reference.dtype if reference.dtype == torch.float64 else torch.float32
@@ -455,10 +462,12 @@ class FaithfulnessMonitor(Callback):
                 f"FaithfulnessMonitor's embedding failed on the real samples (shape {tuple(local.shape)}): {err!r}. "
                 f"Pass an embedding that accepts samples of shape {self._real_shape}."
             ) from err
+        # Summed over processes so that all of them raise together.
+        nonfinite = int(trainer.strategy.reduce(torch.tensor(nonfinite, device=device), reduce_op="sum").item())
         if nonfinite:
             raise MisconfigurationException(
-                f"FaithfulnessMonitor's real reference holds NaN or inf values in {nonfinite} samples (or their "
-                f"embedding does). Clean the data or pass a `real_fn` that selects finite samples."
+                f"FaithfulnessMonitor's embedding maps {nonfinite} finite real samples to NaN or inf. Check the "
+                f"embedding (its scale, its weights)."
             )
         self.metric.update(features, real=True)
         self.setup_timings["embed_real"] = time.perf_counter() - start
