@@ -508,11 +508,23 @@ def _summary(
     return "\n".join(lines)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before the work, not after it, when an output cannot be written where asked."""
+    for option, path in (("--json", args.json), ("--plot", args.plot), ("--audit", args.audit)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UserError(f"cannot write the {option} file '{path}': it is a directory")
+        if not path.parent.is_dir():
+            raise UserError(f"cannot write the {option} file '{path}': the directory '{path.parent}' does not exist")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from faithful.audit import audit
     from faithful.functional import alpha_precision_beta_recall_authenticity
     from faithful.functional.apra import PROTOCOLS
 
+    _check_outputs(args)
     is_csv = args.real.suffix.lower() == ".csv"
     real, synthetic, features = _load_pair(args.real, args.synthetic, args.categorical)
     _check_samples("REAL", args.real, real, is_csv)
