@@ -52,6 +52,8 @@ class Record(pl.Callback):
 def _run(tmp_path: Path, name: str, **trainer_kwargs) -> tuple[Path, Path]:
     out = tmp_path / f"{name}.jsonl"
     monitor = FaithfulnessMonitor(batch_size=50)
+    # Rank 0 fits the one-class embedding and broadcasts it: the same instrument as in one process.
+    one_class = FaithfulnessMonitor(batch_size=50, embedding="one-class", fit_kwargs={"epochs": 3}, prefix="oc/")
     module = NoiseGenerator(offsets=(0.6, 0.3, 0.0), nonfinite={1: 3})
     train = DataLoader(TensorDataset(REAL), batch_size=40, shuffle=True)
     val = DataLoader(TensorDataset(REAL[:40]), batch_size=40)
@@ -60,7 +62,7 @@ def _run(tmp_path: Path, name: str, **trainer_kwargs) -> tuple[Path, Path]:
         max_epochs=3,
         accelerator="cpu",
         logger=logger,
-        callbacks=[monitor, Record(monitor, str(out))],
+        callbacks=[monitor, one_class, Record(monitor, str(out))],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -75,9 +77,9 @@ def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _csv_values(path: Path) -> list[tuple[float, ...]]:
+def _csv_values(path: Path, names: tuple[str, ...]) -> list[tuple[float, ...]]:
     with open(path) as f:
-        return [tuple(float(row[name]) for name in NAMES) for row in csv.DictReader(f) if row.get(NAMES[0])]
+        return [tuple(float(row[name]) for name in names) for row in csv.DictReader(f) if row.get(names[0])]
 
 
 def test_two_processes_log_what_one_process_logs(tmp_path):
@@ -106,9 +108,10 @@ def test_two_processes_log_what_one_process_logs(tmp_path):
                     assert entry[key] == pytest.approx(expected[key], abs=1e-6), (entry["epoch"], key)
     assert single[0]["gathered_real"] == len(REAL) and single[1]["nonfinite"] == 13
 
-    # What the logger (rank 0) wrote matches too.
-    single_rows, ddp_rows = _csv_values(single_csv), _csv_values(ddp_csv)
-    assert len(single_rows) == len(ddp_rows) == 3
-    for row, expected in zip(ddp_rows, single_rows, strict=True):
-        for value, reference in zip(row, expected, strict=True):
-            assert (math.isnan(value) and math.isnan(reference)) or value == pytest.approx(reference, abs=1e-6)
+    # What the logger (rank 0) wrote matches too, also for the one-class monitor.
+    for names in (NAMES, tuple(f"oc/{key}" for key in KEYS)):
+        single_rows, ddp_rows = _csv_values(single_csv, names), _csv_values(ddp_csv, names)
+        assert len(single_rows) == len(ddp_rows) == 3
+        for row, expected in zip(ddp_rows, single_rows, strict=True):
+            for value, reference in zip(row, expected, strict=True):
+                assert (math.isnan(value) and math.isnan(reference)) or value == pytest.approx(reference, abs=1e-6)
