@@ -1,0 +1,428 @@
+"""Choosing ADS-GAN's privacy weight λ with Optuna, by α-precision, β-recall and authenticity.
+
+ADS-GAN (Yoon, Drumright and van der Schaar, IEEE JBHI 2020) is a conditional WGAN-GP whose generator maps
+a real record ``x`` and noise ``z`` to a synthetic record ``G(x, z)``. Its generator loss adds an
+identifiability term that pushes the synthetic record away from the record it was conditioned on:
+
+    L_G = -E[D(G(x, z))] - λ · sqrt(E ||G(x, z) - x||² / d)
+
+λ = 0 is a plain conditional WGAN-GP (free to copy its condition); a larger λ buys privacy with fidelity.
+Which λ? The one with the best fidelity and diversity, IPα + IRβ, among those whose authenticity A stays
+above a threshold (the share of synthetic records that are not near-copies of a training record).
+
+The search is a real Optuna study: a grid (or TPE) over λ, one Lightning run per trial with
+``FaithfulnessMonitor`` logging ``val/alpha_precision``, ``val/beta_recall`` and ``val/authenticity``; a
+small callback reports the penalised score ``IPα + IRβ - 10 · max(0, A_min - A)`` to the trial at every
+evaluation, so Optuna's ``MedianPruner`` stops trials that fall behind. The final choice only considers
+trials that meet ``A >= A_min``.
+
+Data: scikit-learn's breast cancer table (569 x 30), standardised with the training split's statistics.
+Needs Optuna, an optional extra: ``pip install "lightning-faithful[optuna]"``.
+
+Run (from the repository root; every option of ``configs/adsgan.yaml`` can be overridden)::
+
+    python examples/adsgan_search.py
+    python examples/adsgan_search.py --search.min_authenticity=0.9 --trainer.max_epochs=100
+    python examples/adsgan_search.py --search.sampler=tpe --search.n_trials=8
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningArgumentParser
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from faithful.demo.data import split_indices
+from faithful.demo.main import DemoCLI
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "adsgan.yaml"
+METRICS = ("alpha_precision", "beta_recall", "authenticity")
+#: Weight of the authenticity shortfall in the score the pruner compares (makes any shortfall dominate).
+PENALTY = 10.0
+
+
+# --------------------------------------------------------------------------------------------------
+# data and model
+# --------------------------------------------------------------------------------------------------
+
+
+class BreastCancerDataModule(LightningDataModule):
+    """scikit-learn's breast cancer features (569 x 30), standardised with the training split's mean and std.
+
+    Args:
+        batch_size: training batch size.
+        val_fraction: share of the records held out (only for the validation loop the monitor hooks into).
+        seed: seed of the split.
+    """
+
+    def __init__(self, batch_size: int = 64, val_fraction: float = 0.2, seed: int = 0) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.train_features: Tensor | None = None
+        self.val_features: Tensor | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_features is not None:
+            return
+        from sklearn.datasets import load_breast_cancer
+
+        features = torch.as_tensor(load_breast_cancer().data, dtype=torch.float32)
+        train, val = split_indices(features.shape[0], self.val_fraction, self.seed)
+        mean, std = features[train].mean(dim=0), features[train].std(dim=0)
+        self.train_features = (features[train] - mean) / std
+        self.val_features = (features[val] - mean) / std
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_features is not None, "call setup() first"
+        return DataLoader(TensorDataset(self.train_features), batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        assert self.val_features is not None, "call setup() first"
+        return DataLoader(TensorDataset(self.val_features), batch_size=512)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in itertools.pairwise(sizes[:-1]):
+        layers += [nn.Linear(fan_in, fan_out), nn.LeakyReLU(0.2)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+class ADSGAN(LightningModule):
+    """Conditional WGAN-GP ``G(x, z)`` with ADS-GAN's identifiability term (weight ``identifiability_weight``).
+
+    ``sample(n)`` conditions on ``n`` training records drawn at random (the records are taken from the data
+    module when fitting starts) and returns ``G(x, z)``.
+
+    Args:
+        num_features: record size (30 for breast cancer).
+        latent_dim: noise size.
+        hidden: width of the two hidden layers of each network.
+        identifiability_weight: λ, the weight of ``-sqrt(mean ||G(x, z) - x||² / d)`` in the generator loss.
+        gradient_penalty: weight of the WGAN-GP gradient penalty.
+        critic_steps: critic updates per generator update.
+        lr: Adam learning rate of both networks (betas 0.5, 0.9 as in WGAN-GP).
+    """
+
+    def __init__(
+        self,
+        num_features: int = 30,
+        latent_dim: int = 16,
+        hidden: int = 128,
+        identifiability_weight: float = 0.1,
+        gradient_penalty: float = 10.0,
+        critic_steps: int = 2,
+        lr: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        if identifiability_weight < 0:
+            raise ValueError(
+                f"Expected argument `identifiability_weight` to be >= 0, but got {identifiability_weight!r}."
+            )
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.latent_dim = latent_dim
+        self.generator = _mlp([num_features + latent_dim, hidden, hidden, num_features])
+        self.critic = _mlp([num_features, hidden, hidden, 1])
+        self.conditions: Tensor | None = None
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        return self.generator(torch.cat([x, z], dim=1))
+
+    def on_fit_start(self) -> None:
+        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
+        self.conditions = datamodule.train_features.to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` synthetic records, each conditioned on a random training record."""
+        if self.conditions is None:
+            raise RuntimeError("ADSGAN.sample needs the training records: fit the model with a data module first.")
+        device = self.conditions.device
+        index = torch.randint(self.conditions.shape[0], (n,), generator=generator, device=device)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self(self.conditions[index], z)
+
+    def _gradient_penalty(self, real: Tensor, synthetic: Tensor) -> Tensor:
+        mix = torch.rand(real.shape[0], 1, device=real.device)
+        points = (mix * real + (1 - mix) * synthetic).requires_grad_(True)
+        (gradients,) = torch.autograd.grad(self.critic(points).sum(), points, create_graph=True)
+        return ((gradients.norm(dim=1) - 1) ** 2).mean()
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real = batch[0]
+        optimizers = self.optimizers()
+        assert isinstance(optimizers, list), "configure_optimizers returns two optimizers"
+        opt_generator, opt_critic = optimizers
+        for _ in range(self.hparams["critic_steps"]):
+            synthetic = self(real, torch.randn(real.shape[0], self.latent_dim, device=self.device)).detach()
+            critic_loss = (
+                self.critic(synthetic).mean()
+                - self.critic(real).mean()
+                + self.hparams["gradient_penalty"] * self._gradient_penalty(real, synthetic)
+            )
+            opt_critic.zero_grad()
+            self.manual_backward(critic_loss)
+            opt_critic.step()
+
+        synthetic = self(real, torch.randn(real.shape[0], self.latent_dim, device=self.device))
+        identifiability = torch.sqrt(((synthetic - real) ** 2).mean())
+        generator_loss = -self.critic(synthetic).mean() - self.hparams["identifiability_weight"] * identifiability
+        opt_generator.zero_grad()
+        self.manual_backward(generator_loss)
+        opt_generator.step()
+        self.log_dict(
+            {
+                "train/critic_loss": critic_loss,
+                "train/generator_loss": generator_loss,
+                "train/distance": identifiability,
+            },
+            on_step=False,
+            on_epoch=True,
+        )
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        pass  # the monitor needs a validation loop; the metrics come from it
+
+    def configure_optimizers(self) -> Any:
+        lr, betas = self.hparams["lr"], (0.5, 0.9)
+        return (
+            torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas),
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# the search
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchOptions:
+    """Options of the λ search (the ``search:`` section of ``configs/adsgan.yaml``).
+
+    Args:
+        sampler: ``"grid"`` (every value of ``lambdas``) or ``"tpe"`` (``n_trials`` draws in [min, max] of
+            ``lambdas``).
+        lambdas: the grid of λ values (for ``"tpe"``: only its range is used).
+        n_trials: trials of the TPE sampler (the grid runs each value once).
+        min_authenticity: the constraint A >= min_authenticity.
+        pruning: stop trials whose score falls below the median of earlier trials at the same evaluation.
+        pruning_warmup: evaluations before a trial may be pruned.
+        seed: seed of the sampler.
+    """
+
+    sampler: str = "grid"
+    lambdas: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
+    n_trials: int = 6
+    min_authenticity: float = 0.8
+    pruning: bool = True
+    pruning_warmup: int = 3
+    seed: int = 0
+
+
+@dataclass
+class SearchResult:
+    """The table (one row per trial) and the chosen λ (``None`` when no trial finished)."""
+
+    rows: list[dict[str, Any]]
+    chosen_lambda: float | None
+    feasible: bool  #: whether the chosen trial meets the authenticity constraint
+    min_authenticity: float
+
+
+def score(alpha_precision: float, beta_recall: float, authenticity: float, min_authenticity: float) -> float:
+    """IPα + IRβ, minus ``PENALTY`` times the authenticity shortfall: what the study maximises and prunes on."""
+    return alpha_precision + beta_recall - PENALTY * max(0.0, min_authenticity - authenticity)
+
+
+class OptunaPruning(Callback):
+    """Report the penalised score to an Optuna trial after each evaluation; stop the run if Optuna says so.
+
+    (``optuna-integration`` ships ``PyTorchLightningPruningCallback``; this is the same idea in a few lines,
+    so the example needs only ``optuna``.) The trial is marked pruned by the objective after ``fit`` returns.
+    """
+
+    def __init__(self, trial: Any, min_authenticity: float, prefix: str = "val/") -> None:
+        self.trial = trial
+        self.min_authenticity = min_authenticity
+        self.keys = [prefix + name for name in METRICS]
+        self.evaluations = 0
+        self.pruned_at: int | None = None
+        self.last: dict[str, float] = {}
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking or not all(key in trainer.callback_metrics for key in self.keys):
+            return
+        values = [float(trainer.callback_metrics[key]) for key in self.keys]
+        if any(math.isnan(value) for value in values):
+            return
+        self.last = dict(zip(METRICS, values, strict=True)) | {"epoch": trainer.current_epoch}
+        alpha_precision, beta_recall, authenticity = values
+        self.trial.report(
+            score(alpha_precision, beta_recall, authenticity, self.min_authenticity), step=self.evaluations
+        )
+        self.evaluations += 1
+        if self.trial.should_prune():
+            self.pruned_at = trainer.current_epoch
+            trainer.should_stop = True
+
+
+class SearchCLI(DemoCLI):
+    """The demo's CLI plus the ``search:`` section."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        super().add_arguments_to_parser(parser)
+        parser.add_class_arguments(SearchOptions, "search")
+
+
+def _cli(argv: list[str], callbacks: list[Callback] | None = None) -> SearchCLI:
+    with warnings.catch_warnings():
+        # Each trial re-parses the command line plus its λ, so args and sys.argv both hold options: intended.
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return SearchCLI(
+            ADSGAN,
+            BreastCancerDataModule,
+            args=argv,
+            run=False,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={"callbacks": callbacks or []},
+            parser_kwargs={
+                "default_config_files": [str(CONFIG)],
+                "prog": "adsgan_search.py",
+                "description": "Search ADS-GAN's identifiability weight λ by IPα + IRβ subject to A >= A_min.",
+            },
+        )
+
+
+def search(argv: list[str] | None = None) -> SearchResult:
+    """Run the study configured by ``configs/adsgan.yaml`` overridden by ``argv``; print and return the table."""
+    try:
+        import optuna
+    except ModuleNotFoundError:
+        print(
+            'This example needs Optuna, an optional extra: pip install "lightning-faithful[optuna]" '
+            "(or pip install optuna).",
+            file=sys.stderr,
+        )
+        raise
+    argv = list(sys.argv[1:] if argv is None else argv)
+    threads = torch.get_num_threads()
+    try:
+        options = SearchOptions(**_cli(argv).config["search"])  # parse once: bad configs fail before any trial
+        return _run_study(optuna, argv, options)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchResult:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    low, high = min(options.lambdas), max(options.lambdas)
+    if options.sampler == "grid":
+        sampler = optuna.samplers.GridSampler({"lambda": list(options.lambdas)}, seed=options.seed)
+        n_trials = len(options.lambdas)
+    elif options.sampler == "tpe":
+        sampler = optuna.samplers.TPESampler(
+            seed=options.seed,
+            n_startup_trials=min(3, options.n_trials),
+            constraints_func=lambda trial: (trial.user_attrs.get("authenticity_shortfall", 1.0),),
+        )
+        n_trials = options.n_trials
+    else:
+        raise ValueError(f"Expected `search.sampler` to be 'grid' or 'tpe', but got {options.sampler!r}.")
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=options.pruning_warmup)
+        if options.pruning
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    rows: list[dict[str, Any]] = []
+    constraint = f"A≥{options.min_authenticity:g}"
+    print(f"{'trial':>5}  {'λ':>6}  {'IPα':>6}  {'IRβ':>6}  {'A':>6}  {'IPα+IRβ':>8}  {constraint:>7}  state")
+
+    def objective(trial: Any) -> float:
+        lam = trial.suggest_float("lambda", low, high)
+        pruning = OptunaPruning(trial, options.min_authenticity)
+        version = f"trial_{trial.number:03d}_lambda_{lam:g}"
+        overrides = [f"--model.identifiability_weight={lam}", f"--trainer.logger.init_args.version={version}"]
+        cli = _cli([*argv, *overrides], [pruning])
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        if not pruning.last:
+            raise RuntimeError("The monitor logged no metrics: is trainer.max_epochs >= check_val_every_n_epoch?")
+        values = [pruning.last[name] for name in METRICS]
+        shortfall = options.min_authenticity - values[2]
+        trial.set_user_attr("authenticity_shortfall", shortfall)
+        for name, value in pruning.last.items():
+            trial.set_user_attr(name, value)
+        row = {"trial": trial.number, "lambda": lam, **pruning.last, "feasible": shortfall <= 0}
+        row["state"] = "pruned" if pruning.pruned_at is not None else "complete"
+        rows.append(row)
+        print(
+            f"{trial.number:>5}  {lam:>6.3g}  {values[0]:6.3f}  {values[1]:6.3f}  {values[2]:6.3f}  "
+            f"{values[0] + values[1]:8.3f}  {'yes' if shortfall <= 0 else 'no':>7}  {row['state']}"
+            + (f" at epoch {pruning.pruned_at}" if pruning.pruned_at is not None else ""),
+            flush=True,
+        )
+        if pruning.pruned_at is not None:
+            raise optuna.TrialPruned(f"pruned at epoch {pruning.pruned_at}")
+        return score(values[0], values[1], values[2], options.min_authenticity)
+
+    study.optimize(objective, n_trials=n_trials)
+    return _choose(rows, options.min_authenticity)
+
+
+def _choose(rows: list[dict[str, Any]], min_authenticity: float) -> SearchResult:
+    print(f"\n{'λ':>6}  {'IPα':>6}  {'IRβ':>6}  {'A':>6}  {'IPα+IRβ':>8}  state (by λ; last evaluation of each trial)")
+    for row in sorted(rows, key=lambda row: row["lambda"]):
+        print(
+            f"{row['lambda']:>6.3g}  {row['alpha_precision']:6.3f}  {row['beta_recall']:6.3f}  "
+            f"{row['authenticity']:6.3f}  {row['alpha_precision'] + row['beta_recall']:8.3f}  {row['state']}"
+            + ("" if row["feasible"] else f", A < {min_authenticity:g}")
+        )
+    complete = [row for row in rows if row["state"] == "complete"]
+    feasible = [row for row in complete if row["feasible"]]
+    if feasible:
+        best = max(feasible, key=lambda row: row["alpha_precision"] + row["beta_recall"])
+        print(
+            f"\nChosen λ = {best['lambda']:g}: IPα + IRβ = {best['alpha_precision'] + best['beta_recall']:.3f} "
+            f"(IPα = {best['alpha_precision']:.3f}, IRβ = {best['beta_recall']:.3f}) with authenticity "
+            f"A = {best['authenticity']:.3f} >= {min_authenticity:g}."
+        )
+        return SearchResult(rows, best["lambda"], True, min_authenticity)
+    if complete:
+        best = max(complete, key=lambda row: row["authenticity"])
+        print(
+            f"\nNo λ reached authenticity >= {min_authenticity:g}; the most authentic was λ = {best['lambda']:g} "
+            f"(A = {best['authenticity']:.3f}). Widen search.lambdas or train longer."
+        )
+        return SearchResult(rows, best["lambda"], False, min_authenticity)
+    print("\nNo trial completed.")
+    return SearchResult(rows, None, False, min_authenticity)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = search(argv)
+    except ModuleNotFoundError as err:
+        if err.name == "optuna":
+            return 1
+        raise
+    return 0 if result.chosen_lambda is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
