@@ -83,7 +83,7 @@ def test_demo_through_the_faithful_command(tmp_path: Path, monkeypatch: pytest.M
     best = re.search(r"best checkpoint:\s+(\S+)", out)
     assert best is not None, out
     checkpoint = Path(best.group(1))
-    assert checkpoint.is_file() and checkpoint.is_relative_to("faithful_runs/demo")
+    assert checkpoint.is_file() and checkpoint.is_relative_to("runs/demo")
     logs = re.search(r"logs and curves:\s+(\S+)", out)
     assert logs is not None
     log_dir = Path(logs.group(1))
@@ -147,7 +147,7 @@ def test_a_bad_config_fails_with_the_parser_message(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "error:" in err and message in err and "Traceback" not in err
-    assert not (tmp_path / "faithful_runs").exists()  # nothing trained
+    assert not (tmp_path / "runs").exists()  # nothing trained
 
 
 def test_a_bad_config_through_the_faithful_command(tmp_path: Path, capsys) -> None:
@@ -177,7 +177,7 @@ def test_diffusion_logs_metrics_over_epochs(tmp_path: Path, monkeypatch: pytest.
     assert example.main(argv) == 0
     rows = table_rows(capsys.readouterr().out)
     assert [row[0] for row in rows] == [0, 1, 2]
-    log_dir = next((tmp_path / "faithful_runs" / "diffusion").iterdir())
+    log_dir = next((tmp_path / "runs" / "diffusion").iterdir())
     scalars = tensorboard_scalars(log_dir)
     for tag in SCALARS:
         assert [step for step, _ in scalars[tag]] == sorted({step for step, _ in scalars[tag]})  # one per epoch
@@ -218,7 +218,7 @@ def test_adsgan_search_returns_a_lambda_and_its_table(tmp_path: Path, monkeypatc
     out = capsys.readouterr().out
     assert f"Chosen λ = {result.chosen_lambda:g}" in out
     assert sum(1 for line in out.splitlines() if re.match(r"^\s+\d+\s+[\d.]+\s+0\.\d{3}", line)) >= 3
-    trials = sorted(path.name for path in (tmp_path / "faithful_runs" / "adsgan").iterdir())
+    trials = sorted(path.name for path in (tmp_path / "runs" / "adsgan").iterdir())
     assert trials == sorted(f"trial_{row['trial']:03d}_lambda_{row['lambda']:g}" for row in result.rows)
 
 
