@@ -125,7 +125,17 @@ def _commands(root: Path) -> dict[str, list[str]]:
             "--seed",
             "3",
         ],
-        "pt": ["evaluate", f"{r}/real.pt", f"{r}/synthetic.pt", "--json", f"{r}/pt.json", "--k", "3", "--quiet"],
+        "pt": [
+            "evaluate",
+            f"{r}/real.pt",
+            f"{r}/synthetic.pt",
+            "--json",
+            f"{r}/pt.json",
+            "--k",
+            "3",
+            "--standardize",
+            "--quiet",
+        ],
         "csv": [
             "evaluate",
             f"{r}/real.csv",
@@ -274,10 +284,11 @@ def test_npy_json_plot_audit_and_intervals(runs):
     assert "computing the metrics" in runs["npy"].stderr
 
 
-def test_pt_with_a_dict_of_one_tensor(runs):
+def test_pt_with_a_dict_of_one_tensor_and_standardize(runs):
     root = _ok(runs["pt"])
-    real, synthetic = _arrays()
-    expected = _expected(torch.tensor(real, dtype=torch.float32), torch.tensor(synthetic, dtype=torch.float32), k=3)
+    real, synthetic = (torch.tensor(x, dtype=torch.float32) for x in _arrays())
+    mean, std = real.double().mean(dim=0), real.double().std(dim=0, correction=0)
+    expected = _expected(((real - mean) / std).float(), ((synthetic - mean) / std).float(), k=3)
     _check_scalars(json.loads((root / "pt.json").read_text()), expected)
     assert runs["pt"].stderr == ""  # --quiet
     assert "alpha_precision" in runs["pt"].stdout

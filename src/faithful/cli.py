@@ -126,7 +126,10 @@ def _build_parser() -> _Parser:
         "--epochs", type=_positive_int, default=60, help="training epochs of the one-class embedding (default 60)"
     )
     evaluate.add_argument(
-        "--embedding-dim", type=_positive_int, default=32, help="output dimension of the one-class embedding"
+        "--embedding-dim",
+        type=_positive_int,
+        default=32,
+        help="output dimension of the one-class embedding (default 32)",
     )
     evaluate.add_argument(
         "--k", type=_positive_int, default=None, help="neighbours for β-recall (default 5; 1 with --protocol reference)"
@@ -171,6 +174,11 @@ def _build_parser() -> _Parser:
         default=1.0,
         metavar="ALPHA",
         help="the audit keeps authentic samples with alpha_level <= ALPHA (default 1)",
+    )
+    evaluate.add_argument(
+        "--standardize",
+        action="store_true",
+        help="scale every feature by REAL's mean and standard deviation first (columns in different units)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     commands.add_parser(
@@ -456,6 +464,15 @@ def _step(label: str, detail: str = "") -> Iterator[None]:
     log.info("%s: done in %.2f s", label, time.perf_counter() - start)
 
 
+def _standardize(real: Tensor, synthetic: Tensor) -> tuple[Tensor, Tensor]:
+    """(x - mean) / std per feature, both from REAL; a constant feature keeps std 1 (stays constant)."""
+    mean = real.to(torch.float64).mean(dim=0)
+    std = real.to(torch.float64).std(dim=0, correction=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    log.info("standardizing the %d features with REAL's mean and standard deviation", real.shape[1])
+    return ((real - mean) / std).to(real.dtype), ((synthetic - mean) / std).to(synthetic.dtype)
+
+
 def _embed(args: argparse.Namespace, real: Tensor, synthetic: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     from faithful.embedding import OneClassEmbedding  # lazy: only this option needs it
 
@@ -544,6 +561,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     log.info("REAL: %d samples, SYNTH: %d samples, %d features", real.shape[0], synthetic.shape[0], real.shape[1])
     d = real.shape[1]
+    if args.standardize:
+        real, synthetic = _standardize(real, synthetic)
     center = None
     embedding_note = " (embedding: none)"
     if args.embedding == "one-class":
@@ -613,6 +632,7 @@ def _json_document(
         "k": shapes["k"],
         "protocol": args.protocol,
         "num_thresholds": int(result["thresholds"].numel()),
+        "standardize": args.standardize,
         "embedding": args.embedding,
         "epochs": args.epochs if args.embedding == "one-class" else None,
         "embedding_dim": args.embedding_dim if args.embedding == "one-class" else None,
