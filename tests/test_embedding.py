@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,6 +17,18 @@ from torch import Tensor
 
 from faithful.embedding import OBJECTIVES, OneClassEmbedding
 from faithful.functional import alpha_precision_beta_recall_authenticity
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """These MLPs are tiny: on a busy 2-core machine torch's intra-op threads mostly wait for each other
+    (a digits fit measured 6-22 s with 2 threads, 1-2 s with 1), so this file runs single-threaded and
+    restores the setting for the rest of the session."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 # --------------------------------------------------------------------------------------------------
 # data
@@ -297,11 +310,20 @@ def test_to_device_and_dtype() -> None:
     torch.testing.assert_close(doubled(real).float(), expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_and_embed_on_cuda() -> None:
+    real = _blobs()
+    cpu = OneClassEmbedding(8, hidden=(16,), out_features=4).fit(real, epochs=3, progress=False)
+    gpu = OneClassEmbedding(8, hidden=(16,), out_features=4).fit(real, epochs=3, device="cuda", progress=False)
+    assert gpu.center.is_cuda and gpu.net[0].weight.is_cuda
+    embedded = gpu(real)  # CPU input, moved to the module's device
+    assert embedded.is_cuda
+    torch.testing.assert_close(embedded.cpu(), cpu(real), atol=1e-4, rtol=1e-4)
+
+
 def test_fit_works_under_inference_mode() -> None:
     """Lightning hooks may run under no_grad or inference mode; fit needs autograd all the same."""
     real = _blobs()
-    with torch.inference_mode():
-        embedding = OneClassEmbedding(8, hidden=(16,), out_features=4)
     embedding = OneClassEmbedding(8, hidden=(16,), out_features=4)
     with torch.inference_mode():
         embedding.fit(real, epochs=3, progress=False)
@@ -372,6 +394,12 @@ def test_fit_hyperparameter_errors(kwargs: dict[str, object], match: str) -> Non
     embedding = OneClassEmbedding(7, hidden=(8,), out_features=4)
     with pytest.raises(ValueError, match=match):
         embedding.fit(torch.randn(20, 7), **kwargs)  # type: ignore[arg-type]
+
+
+def test_fit_bad_device() -> None:
+    embedding = OneClassEmbedding(7, hidden=(8,), out_features=4)
+    with pytest.raises(ValueError, match=r"Expected argument `device` to be None, a torch.device .* but got 'gpu0'\."):
+        embedding.fit(torch.randn(20, 7), device="gpu0")
 
 
 def test_fit_wrong_feature_count() -> None:

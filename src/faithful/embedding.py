@@ -235,7 +235,8 @@ class OneClassEmbedding(nn.Module):
             )
         if not bool(torch.isfinite(center).all()):
             raise ValueError("Expected argument `center` to hold only finite values, but it contains NaN or inf.")
-        return center.detach().to(torch.float32).clone()
+        # On the CPU like the freshly built parameters; ``.to(device)`` moves everything together.
+        return center.detach().to(device="cpu", dtype=torch.float32).clone()
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw fresh weights (Kaiming-uniform for LeakyReLU) from ``generator`` (CPU), then copy them over.
@@ -339,6 +340,17 @@ class OneClassEmbedding(nn.Module):
             )
         return real, warmup_epochs
 
+    def _check_device(self, device: torch.device | str | None) -> torch.device:
+        if device is None:
+            return self.device
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"Expected argument `device` to be None, a torch.device or a device string such as 'cpu' or "
+                f"'cuda:0', but got {device!r}."
+            ) from err
+
     def _freeze(self) -> None:
         """Eval mode and no gradients: a fitted embedding is a fixed measuring instrument."""
         self.eval()
@@ -394,13 +406,13 @@ class OneClassEmbedding(nn.Module):
 
         Raises:
             TypeError: if ``real`` is not a floating point tensor.
-            ValueError: if ``real`` has the wrong shape, fewer than 2 samples or non-finite rows, or a
-                hyperparameter is out of range.
+            ValueError: if ``real`` has the wrong shape, fewer than 2 samples or non-finite rows, a
+                hyperparameter is out of range or ``device`` is not a device.
         """
         real, warmup_epochs = self._check_fit_arguments(
             real, epochs, batch_size, lr, weight_decay, warmup_epochs, seed, progress
         )
-        target = self.device if device is None else torch.device(device)
+        target = self._check_device(device)
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(int(seed))
 
