@@ -213,8 +213,8 @@ class OneClassEmbedding(nn.Module):
         self._fixed_center = center is not None
         self.register_buffer("center", self._check_center(center))
         self.register_buffer("radius", torch.zeros(()))
-        self.register_buffer("feature_mean", torch.zeros(in_features))
-        self.register_buffer("feature_std", torch.ones(in_features))
+        self.register_buffer("feature_mean", torch.zeros(self.in_features))
+        self.register_buffer("feature_std", torch.ones(self.in_features))
         self.register_buffer("fitted", torch.tensor(False))
         # A host-side copy of ``fitted`` so that ``forward`` does not sync with the GPU on every call.
         self._is_fitted = False
