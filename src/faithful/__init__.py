@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from faithful.audit import AuditResult, audit
-from faithful.embedding import OneClassEmbedding
 from faithful.functional import alpha_precision_beta_recall_authenticity
-from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
 if TYPE_CHECKING:
     from faithful.callback import FaithfulnessMonitor
+    from faithful.embedding import OneClassEmbedding
+    from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
 __version__ = "0.1.0"
 
@@ -24,8 +24,13 @@ __all__ = [
     "audit",
 ]
 
-# Names whose modules import Lightning (seconds): loaded on first use so `import faithful` stays light.
-_LAZY = {"FaithfulnessMonitor": "faithful.callback"}
+# Loaded on first use so that `import faithful` (and every `faithful` command) stays fast: the metric
+# imports torchmetrics, the callback Lightning (seconds each).
+_LAZY = {
+    "AlphaPrecisionBetaRecallAuthenticity": "faithful.metric",
+    "FaithfulnessMonitor": "faithful.callback",
+    "OneClassEmbedding": "faithful.embedding",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,3 +41,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'faithful' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
