@@ -363,8 +363,9 @@ def noisy_copies(
 
 #: Component means of the 2-D real mixture of :func:`failure_modes` (an irregular constellation).
 _MODES = torch.tensor([[0.0, 0.0], [3.0, 1.0], [-2.5, 2.0], [-1.5, -3.0], [2.0, -2.5], [0.5, 3.5]])
-#: Where the invented modes go: empty regions just outside the real constellation.
-_INVENTED = torch.tensor([[5.5, -1.0], [-5.0, -0.5], [-3.0, 5.0]])
+#: Where the invented modes go: empty regions outside the real constellation, beyond its largest
+#: distance from the real center (about 5.3 for n = 2000), so α-precision can see them.
+_INVENTED = torch.tensor([[7.0, -1.0], [-6.5, -0.5], [-3.5, 6.5]])
 _MODE_STD = 0.5
 
 

@@ -105,8 +105,8 @@ Every experiment that can is run in two evaluation spaces:
 
 All metric numbers use the library defaults (`protocol="paper"`, k = 5). Everything is seeded.
 
-Regenerate this page and its figures ({total:.0f} s for this run with {environment}, on a machine shared
-with other jobs; an idle one is faster):
+Regenerate this page and its figures ({total:.0f} s for this run with {environment}; earlier runs on the
+same two cores, busy with other jobs, took up to 8 minutes):
 
 ```
 python validation/run.py
@@ -134,8 +134,8 @@ With k = 1 (the authors' code) a real sample is covered only when its nearest sy
 closer than its nearest real one, which for a perfect generator happens about half the time whatever
 n is: IRβ stays at {min(k1):.2f}–{max(k1):.2f}. With k = 5 the coverage is ~0.97 and IRβ
 {min(k5):.2f}–{max(k5):.2f}, growing with n. Going to k = 10 buys no more IRβ (coverage ≈ 1, but the
-curve is then limited by how typical the matched synthetic samples are) and makes every k-NN ball, and so
-the metric, blind to smaller gaps. This reproduces the SPEC's rationale for k = 5.
+curve is then limited by how typical the matched synthetic samples are), while larger balls forgive
+larger gaps in the synthetic data. This reproduces the SPEC's rationale for k = 5.
 
 ## 2. Mode dropping (digits)
 
@@ -262,12 +262,17 @@ dotted lines in the figure).
 ## 5. Curve shapes of the failure modes
 
 Real data: 2000 draws from a 2-D mixture of six Gaussians (std 0.5). Each synthetic set has 2000
-samples: **faithful** (an independent draw); **mode collapse** (every component shrunk to a quarter of
-its width); **mode dropping** (three of the six components); **mode invention** (a third of the samples
-from three modes where the real data has none); density shift to the **tails** / the **core** (of 4000
-draws from the real mixture, the 2000 farthest from / nearest to the real center: the real
-distribution conditioned on its outer / inner half). The area columns are the signed areas between
-curve and diagonal (> 0: above).
+samples:
+
+- **faithful**: an independent draw;
+- **mode collapse**: every component shrunk to a quarter of its width;
+- **mode dropping**: three of the six components;
+- **mode invention**: a third of the samples from three modes placed outside the real constellation,
+  where the real data has none;
+- density shift to the **tails** / the **core**: of 4000 draws from the real mixture, the 2000 farthest
+  from / nearest to the real center (the real distribution conditioned on its outer / inner half).
+
+The area columns are the signed areas between curve and diagonal (> 0: above).
 
 **Raw space**
 
@@ -293,9 +298,10 @@ Top row: the data; middle: curves in the raw space; bottom: in the one-class emb
   six modes). α-precision moves too (IPα {_f(fail["raw"]["mode dropping"]["alpha_precision"])}) although
   every sample is realistic, because the kept modes are on average nearer the real center: in a raw
   multimodal space, "distance to the center" is not typicality.
-- **mode invention**: α-precision levels off at P_α(1) = {invention_end:.2f} (it would be 2/3 if
-  every invented sample lay beyond every real sample; a few lie within the largest real ball) and runs
-  below the diagonal; β-recall lies *above* the diagonal: the
+- **mode invention**: α-precision levels off at P_α(1) = {invention_end:.2f}: the invented third lies
+  beyond every real sample, outside even the largest α-ball, and the curve runs below the diagonal. (Modes
+  invented *inside* the real ball, in the gaps between real modes, would not show here: in a raw space
+  the α-support is a ball, not the real density's support.) β-recall lies *above* the diagonal: the
   invented modes inflate the synthetic β-radii, so the real-like samples count as typical at small β.
   Coverage stays high ({_f(fail["raw"]["mode invention"]["coverage"])}): diversity over the real
   support is intact.

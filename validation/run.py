@@ -153,8 +153,8 @@ def plot_failure_modes(results: dict[str, dict], path: Path) -> None:
         ax.scatter(synthetic[:, 0], synthetic[:, 1], s=2, color="tab:green", alpha=0.6, label="synthetic")
         ax.set_title(case, fontsize=11)
         ax.set_aspect("equal")
-        ax.set_xlim(-7, 7)
-        ax.set_ylim(-6, 7)
+        ax.set_xlim(-8.5, 8.5)
+        ax.set_ylim(-7.5, 8.5)
         ax.set_xticks([])
         ax.set_yticks([])
         for row, (space, result) in enumerate(results.items(), start=1):
