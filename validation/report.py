@@ -336,8 +336,9 @@ on the disjoint third. "copies" are noisy copies (0.05 × std) of the reference.
   length. IRβ of the perfect generator still drops
   ({_f(raw_epochs["held_out_beta_recall"])} raw → {_f(dis_last["held_out_beta_recall"])}) although
   coverage stays ~0.97: R_β(0.1) = {_f(dis_last["held_out_r10"])} instead of ~0.1, i.e. the nearest
-  synthetic sample of a real sample is more often a typical one than a random synthetic sample is (a
-  space that concentrates mass at its center has "hub" points). The β-curve bulges above the diagonal.
+  synthetic sample of a real sample is more often a typical one than a random synthetic sample is (a likely
+  cause: a space that concentrates mass at its center has "hub" points, the nearest neighbours of many
+  samples). The β-curve bulges above the diagonal.
 - The experiments above therefore use 20 epochs, a compromise; their one-class numbers for held-out
   data (IPα ≈ 0.75 on digits) carry this bias.
 
@@ -349,7 +350,7 @@ on the disjoint third. "copies" are noisy copies (0.05 × std) of the reference.
    that keeps the modes apart (raw features, or a supervised/self-supervised feature extractor).
 2. **β-recall vs k-NN recall.** We see no extra sensitivity of IRβ over the k-NN recall of Kynkäänniemi
    et al. for mode dropping: in raw space both fall in step with the kept share. (The setup has no
-   synthetic outliers, the case the paper's argument is about.)
+   synthetic outliers, the case where k-NN recall is known to be over-optimistic, Naeem et al. 2020.)
 3. **α-precision is not density.** The α-support is a ball around the real center. In a raw
    multimodal space α-precision therefore reacts to *which* modes are generated (mode dropping: IPα
    {_f(fail["raw"]["mode dropping"]["alpha_precision"])}; dropped digits: IPα down to
