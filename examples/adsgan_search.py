@@ -222,15 +222,17 @@ class SearchOptions:
         min_authenticity: the constraint A >= min_authenticity.
         pruning: stop trials whose score falls below the median of earlier trials at the same evaluation.
         pruning_warmup: evaluations before a trial may be pruned.
+        window: the metrics of a trial are the mean of its last ``window`` evaluations (GAN metrics are noisy).
         seed: seed of the sampler.
     """
 
     sampler: str = "grid"
-    lambdas: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
+    lambdas: list[float] = field(default_factory=lambda: [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
     n_trials: int = 6
     min_authenticity: float = 0.8
     pruning: bool = True
-    pruning_warmup: int = 3
+    pruning_warmup: int = 10
+    window: int = 3
     seed: int = 0
 
 
@@ -252,17 +254,20 @@ def score(alpha_precision: float, beta_recall: float, authenticity: float, min_a
 class OptunaPruning(Callback):
     """Report the penalised score to an Optuna trial after each evaluation; stop the run if Optuna says so.
 
+    GAN metrics jump from one evaluation to the next, so the reported values are the mean of the last
+    ``window`` evaluations (:attr:`last`), for the pruner and for the trial's final value alike.
     (``optuna-integration`` ships ``PyTorchLightningPruningCallback``; this is the same idea in a few lines,
     so the example needs only ``optuna``.) The trial is marked pruned by the objective after ``fit`` returns.
     """
 
-    def __init__(self, trial: Any, min_authenticity: float, prefix: str = "val/") -> None:
+    def __init__(self, trial: Any, min_authenticity: float, window: int = 3, prefix: str = "val/") -> None:
         self.trial = trial
         self.min_authenticity = min_authenticity
+        self.window = window
         self.keys = [prefix + name for name in METRICS]
-        self.evaluations = 0
+        self.history: list[list[float]] = []
         self.pruned_at: int | None = None
-        self.last: dict[str, float] = {}
+        self.last: dict[str, float] = {}  #: the three metrics averaged over the last `window` evaluations
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or not all(key in trainer.callback_metrics for key in self.keys):
@@ -270,12 +275,17 @@ class OptunaPruning(Callback):
         values = [float(trainer.callback_metrics[key]) for key in self.keys]
         if any(math.isnan(value) for value in values):
             return
-        self.last = dict(zip(METRICS, values, strict=True)) | {"epoch": trainer.current_epoch}
-        alpha_precision, beta_recall, authenticity = values
-        self.trial.report(
-            score(alpha_precision, beta_recall, authenticity, self.min_authenticity), step=self.evaluations
-        )
-        self.evaluations += 1
+        self.history.append(values)
+        recent = self.history[-self.window :]
+        alpha_precision, beta_recall, authenticity = (sum(column) / len(recent) for column in zip(*recent, strict=True))
+        self.last = {
+            "alpha_precision": alpha_precision,
+            "beta_recall": beta_recall,
+            "authenticity": authenticity,
+            "epoch": trainer.current_epoch,
+        }
+        value = score(alpha_precision, beta_recall, authenticity, self.min_authenticity)
+        self.trial.report(value, step=len(self.history) - 1)
         if self.trial.should_prune():
             self.pruned_at = trainer.current_epoch
             trainer.should_stop = True
@@ -298,6 +308,7 @@ def _cli(argv: list[str], callbacks: list[Callback] | None = None) -> SearchCLI:
             BreastCancerDataModule,
             args=argv,
             run=False,
+            auto_configure_optimizers=False,  # the models build their own (two, for the GANs)
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"callbacks": callbacks or []},
@@ -356,7 +367,7 @@ def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchRe
 
     def objective(trial: Any) -> float:
         lam = trial.suggest_float("lambda", low, high)
-        pruning = OptunaPruning(trial, options.min_authenticity)
+        pruning = OptunaPruning(trial, options.min_authenticity, options.window)
         version = f"trial_{trial.number:03d}_lambda_{lam:g}"
         overrides = [f"--model.identifiability_weight={lam}", f"--trainer.logger.init_args.version={version}"]
         cli = _cli([*argv, *overrides], [pruning])
@@ -386,7 +397,8 @@ def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchRe
 
 
 def _choose(rows: list[dict[str, Any]], min_authenticity: float) -> SearchResult:
-    print(f"\n{'λ':>6}  {'IPα':>6}  {'IRβ':>6}  {'A':>6}  {'IPα+IRβ':>8}  state (by λ; last evaluation of each trial)")
+    header = f"{'λ':>6}  {'IPα':>6}  {'IRβ':>6}  {'A':>6}  {'IPα+IRβ':>8}  state"
+    print(f"\n{header}  (sorted by λ; each the mean of the trial's last evaluations)")
     for row in sorted(rows, key=lambda row: row["lambda"]):
         print(
             f"{row['lambda']:>6.3g}  {row['alpha_precision']:6.3f}  {row['beta_recall']:6.3f}  "

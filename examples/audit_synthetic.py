@@ -48,6 +48,7 @@ class Downstream:
 class AuditReport:
     before: Downstream  #: trained on every synthetic record
     after: Downstream  #: trained on the audited records
+    random_subset: Downstream  #: trained on a random subset of the same size (the control)
     real: Downstream  #: trained on the real training records (the reference)
     num_test: int  #: real held-out records the classifiers are tested on
     num_synthetic: int
@@ -140,6 +141,7 @@ def run(
 
     scores = alpha_precision_beta_recall_authenticity(x_train, synthetic, sample_level=True)
     keep = _keep_mask(scores, alpha)
+    subset = torch.randperm(num_samples, generator=torch.Generator().manual_seed(seed))[: int(keep.sum())]
     kept = alpha_precision_beta_recall_authenticity(x_train, synthetic[keep])
     kind_array = np.array(kinds)
     kept_by_kind = {
@@ -149,6 +151,7 @@ def run(
     report = AuditReport(
         before=downstream(synthetic, labels, x_test, y_test),
         after=downstream(synthetic[keep], labels[keep], x_test, y_test),
+        random_subset=downstream(synthetic[subset], labels[subset], x_test, y_test),
         real=downstream(x_train, y_train, x_test, y_test),
         num_test=int(y_test.numel()),
         num_synthetic=num_samples,
@@ -177,6 +180,7 @@ def _print(report: AuditReport, alpha: float, scores: dict[str, Tensor], keep: T
     for name, result in (
         ("all synthetic records", report.before),
         ("audited synthetic records", report.after),
+        ("random subset, same size", report.random_subset),
         ("real training records", report.real),
     ):
         print(f"{name:28}{result.num_train:6d}{result.accuracy:10.3f}{result.auroc:8.3f}")

@@ -98,6 +98,10 @@ def test_demo_through_the_faithful_command(tmp_path: Path, monkeypatch: pytest.M
     assert logged_alpha == pytest.approx([printed[1][0], printed[3][0]], abs=1e-3)
     assert "val/curves" in tensorboard_images(log_dir)
 
+    export = load_example("export_curves")
+    assert export.main([str(log_dir), "--epoch", "1", "--out", "curves.png"]) == 0
+    assert Path("curves.png").read_bytes().startswith(b"\x89PNG")
+
     import torch
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -263,5 +267,6 @@ def test_audit_keeps_fewer_samples_and_reports_both_scores(capsys) -> None:
     # the audit removes what hurts the downstream model
     assert report.after.accuracy > report.before.accuracy + 0.1
     assert report.after.auroc > report.before.auroc
+    assert report.after.accuracy > report.random_subset.accuracy  # not just fewer samples: the right ones
     for result in (report.before, report.after, report.real):
         assert 0.0 <= result.accuracy <= 1.0 and 0.0 <= result.auroc <= 1.0

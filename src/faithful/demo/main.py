@@ -72,6 +72,7 @@ def run_cli(
             datamodule_class,
             args=argv,
             run=False,
+            auto_configure_optimizers=False,  # the models build their own (two, for the GANs)
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"default_config_files": [str(default_config)], "prog": prog, "description": description},
