@@ -127,7 +127,7 @@ def downstream(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor)
 
 
 def _keep_mask(scores: dict[str, Tensor], alpha: float) -> Tensor:
-    from faithful.audit import audit
+    from faithful import audit
 
     return audit(scores, alpha=alpha, require_authentic=True).keep
 
