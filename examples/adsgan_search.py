@@ -42,8 +42,8 @@ from lightning.pytorch.cli import LightningArgumentParser
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from faithful.demo.app import DemoCLI
 from faithful.demo.data import split_indices
-from faithful.demo.main import DemoCLI
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "adsgan.yaml"
 METRICS = ("alpha_precision", "beta_recall", "authenticity")

@@ -24,7 +24,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
 from faithful.demo import DigitsDataModule
-from faithful.demo.main import RunSummary, fit_and_report, run_cli
+from faithful.demo.app import RunSummary, fit_and_report, run_cli
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "diffusion.yaml"
 

@@ -122,6 +122,24 @@ def test_demo_run_returns_the_summary(tmp_path: Path, monkeypatch: pytest.Monkey
     assert summary["best_epoch"] == 1 and summary["monitor"] == "val/faithfulness"
 
 
+def test_the_default_config_parses_and_names_the_monitor(capsys) -> None:
+    from faithful.demo import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--print_config"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "class_path: faithful.FaithfulnessMonitor" in out and "monitor: val/faithfulness" in out
+
+
+def test_a_missing_default_config_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import faithful.demo.app as demo_main
+
+    monkeypatch.setattr(demo_main, "DEFAULT_CONFIG", tmp_path / "config.yaml")
+    with pytest.raises(FileNotFoundError, match="package data"):
+        demo_main.run([])
+
+
 def test_the_shipped_config_is_mirrored_in_configs() -> None:
     from faithful.demo import DEFAULT_CONFIG
 

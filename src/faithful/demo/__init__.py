@@ -5,9 +5,9 @@ are reusable: :class:`DigitsDataModule`, :class:`DigitsGAN` (whose ``sample(n)``
 :class:`FaithfulnessTable` (prints the per-epoch table and logs the score the checkpoint is chosen by).
 """
 
+from faithful.demo.app import DEFAULT_CONFIG, RunSummary, main, run
 from faithful.demo.data import DigitsDataModule, load_digits_tensors
 from faithful.demo.gan import DigitsGAN
-from faithful.demo.main import DEFAULT_CONFIG, RunSummary, main, run
 from faithful.demo.table import FaithfulnessTable
 
 __all__ = [

@@ -2,6 +2,6 @@
 
 import sys
 
-from faithful.demo.main import main
+from faithful.demo.app import main
 
 sys.exit(main())

@@ -64,6 +64,12 @@ def run_cli(
     A bad config (unknown key, wrong type) ends here with jsonargparse's message on stderr and
     ``SystemExit(2)``, before anything is trained.
     """
+    if not Path(default_config).is_file():
+        # jsonargparse skips missing default config files silently: the run would have no monitor or logger.
+        raise FileNotFoundError(
+            f"The default configuration {default_config} is missing from this installation; it is package data "
+            "of faithful.demo: reinstall lightning-faithful (or copy configs/demo.yaml from the repository there)."
+        )
     with warnings.catch_warnings():
         # `faithful demo ARGS` hands ARGS over explicitly while sys.argv also holds them: intended here.
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
