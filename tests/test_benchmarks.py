@@ -1,0 +1,51 @@
+"""The neighbour benchmark runs end to end at tiny sizes. No timing is asserted: machines are noisy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_neighbors.py"
+# Runs the script with `import faiss` failing, as on an install without the optional `bench` extra.
+WITHOUT_FAISS = (
+    "import runpy, sys; sys.modules['faiss'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def _run(*command: str) -> str:
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _faiss_installed() -> bool:
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_quick_run_prints_the_tables():
+    out = _run(str(SCRIPT), "--quick", "--threads", "1")
+    assert "| n = m | d | method | wall time (s) | vs reference | vs faiss | extra peak RSS (MB) |" in out
+    for method in (
+        "reference approach (scikit-learn)",
+        "faithful, first compute (functional)",
+        "faithful, metric first compute",
+        "faithful, metric per-epoch compute (real side cached)",
+    ):
+        assert f"| 600 | 32 | {method} |" in out, method
+    assert ("| 600 | 32 | faiss IndexFlatL2 |" in out) == _faiss_installed()
+    assert "Goals at n = m = 600, d = 32:" in out
+    assert "| measured extra peak RSS (child process) |" in out
+    assert "failed" not in out
+
+
+def test_quick_run_without_faiss_skips_its_column():
+    out = _run("-c", WITHOUT_FAISS, str(SCRIPT), "--quick", "--threads", "1", "--no-large", "--no-memory")
+    assert "faiss is not installed" in out
+    assert "faiss IndexFlatL2" not in out
+    assert "| 600 | 32 | faithful, first compute (functional) |" in out
