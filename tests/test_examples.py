@@ -261,6 +261,40 @@ def test_adsgan_search_constraint_and_selection() -> None:
     assert fallback.chosen_lambda == 0.0 and not fallback.feasible
 
 
+def test_adsgan_pruning_callback_reports_the_windowed_score_and_stops() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    example = load_example("adsgan_search")
+
+    class Trial:
+        def __init__(self) -> None:
+            self.reports: list[tuple[int, float]] = []
+
+        def report(self, value: float, step: int) -> None:
+            self.reports.append((step, value))
+
+        def should_prune(self) -> bool:
+            return len(self.reports) == 2  # prune at the second evaluation
+
+    trial = Trial()
+    callback = example.OptunaPruning(trial, min_authenticity=0.8, window=2)
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=9, should_stop=False, callback_metrics={})
+    for epoch, (alpha_precision, beta_recall, authenticity) in ((9, (0.5, 0.3, 0.9)), (19, (0.7, 0.5, 0.7))):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics = {
+            "val/alpha_precision": torch.tensor(alpha_precision),
+            "val/beta_recall": torch.tensor(beta_recall),
+            "val/authenticity": torch.tensor(authenticity),
+        }
+        callback.on_validation_end(trainer, None)
+    assert trial.reports[0] == (0, pytest.approx(0.8))
+    assert trial.reports[1] == (1, pytest.approx(0.6 + 0.4 - 10 * 0.0))  # window mean: A = 0.8 meets 0.8
+    assert callback.last["authenticity"] == pytest.approx(0.8)
+    assert trainer.should_stop and callback.pruned_at == 19
+
+
 def test_adsgan_search_says_how_to_install_optuna(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     example = load_example("adsgan_search")
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ModuleNotFoundError
