@@ -88,10 +88,6 @@ def _row_step(num_cols: int) -> int:
     return max(1, _ROW_ELEMENTS // max(1, num_cols))
 
 
-def _row_batches(num_rows: int, num_cols: int) -> range:
-    return range(0, num_rows, _row_step(num_cols))
-
-
 def _power_of_two_scale(max_abs: float) -> float:
     """2**-e with max_abs * 2**-e in (1/2, 1]: multiplying by it is exact and keeps float32 in range."""
     if not math.isfinite(max_abs) or max_abs == 0.0:
@@ -114,23 +110,31 @@ def prepare(data: Tensor, origin: Tensor) -> PreparedSet:
         low = (data.amin(dim=0).to(torch.float64) - origin).abs()
         scale = _power_of_two_scale(float(torch.maximum(high, low).max()))
     centered = torch.empty(num, dim, dtype=torch.float32, device=data.device)
-    sq_norms = torch.empty(num, dtype=torch.float32, device=data.device)
-    for s in _row_batches(num, dim):
-        rows = slice(s, s + _row_step(dim))
-        work = data[rows].to(torch.float64) - origin
+    step = _row_step(dim)
+    work = torch.empty(min(step, num), dim, dtype=torch.float64, device=data.device)
+    for s in range(0, num, step):
+        rows = slice(s, s + step)
+        shifted = work[: min(step, num - s)]
+        shifted.copy_(data[rows])
+        shifted -= origin
         if scale != 1.0:
-            work *= scale  # exact: a power of two
-        centered[rows] = work
-        sq_norms[rows] = work.copy_(centered[rows]).square_().sum(dim=1)  # norms of the float32 copy
-    return PreparedSet(data, centered, sq_norms, scale)
+            shifted *= scale  # exact: a power of two
+        centered[rows] = shifted
+    return PreparedSet(data, centered, _sq_norms(centered, work), scale)
 
 
-def _sq_norms(centered: Tensor) -> Tensor:
-    """Squared norms of float32 rows, computed in float64."""
-    out = torch.empty(centered.shape[0], dtype=torch.float32, device=centered.device)
-    for s in _row_batches(*centered.shape):
-        rows = slice(s, s + _row_step(centered.shape[1]))
-        out[rows] = centered[rows].to(torch.float64).square_().sum(dim=1)
+def _sq_norms(centered: Tensor, work: Tensor | None = None) -> Tensor:
+    """Squared norms of float32 rows, computed in float64 (``work``: an optional float64 row buffer)."""
+    num, dim = centered.shape
+    step = _row_step(dim)
+    if work is None:
+        work = torch.empty(min(step, num), dim, dtype=torch.float64, device=centered.device)
+    out = torch.empty(num, dtype=torch.float32, device=centered.device)
+    for s in range(0, num, step):
+        rows = slice(s, s + step)
+        squares = work[: min(step, num - s)]
+        squares.copy_(centered[rows])
+        out[rows] = squares.square_().sum(dim=1)
     return out
 
 
@@ -155,31 +159,41 @@ def _tree_sum_(x: Tensor) -> Tensor:
     return x[:, 0]
 
 
-def _squared_distances_batch(a: Tensor, b: Tensor) -> Tensor:
-    diff = a.to(torch.float64, copy=True)
-    diff -= b
-    diff *= diff
-    return _tree_sum_(diff)
-
-
 def squared_distances(a: Tensor, b: Tensor) -> Tensor:
     """Exact (float64, direct differences) squared distances between matching rows of ``a`` and ``b``."""
     num, dim = a.shape
     out = torch.empty(num, dtype=torch.float64, device=a.device)
     step = max(1, _PAIR_ELEMENTS // max(1, dim))
+    # One working buffer for all batches: fresh multi-megabyte temporaries are page-faulted in every time.
+    work = torch.empty(min(step, num), dim, dtype=torch.float64, device=a.device)
     for s in range(0, num, step):
-        out[s : s + step] = _squared_distances_batch(a[s : s + step], b[s : s + step])
+        diff = work[: min(step, num - s)]
+        diff.copy_(a[s : s + step])
+        diff -= b[s : s + step]
+        diff *= diff
+        out[s : s + step] = _tree_sum_(diff)
     return out
 
 
 def _pair_distances(a: Tensor, a_index: Tensor, b: Tensor, b_index: Tensor) -> Tensor:
     """Exact squared distances for the pairs (a[a_index[p]], b[b_index[p]]), in cache-sized batches."""
     num_pairs = a_index.numel()
+    dim = a.shape[1]
     out = torch.empty(num_pairs, dtype=torch.float64, device=a.device)
-    step = max(1, _PAIR_ELEMENTS // max(1, a.shape[1]))
+    step = max(1, _PAIR_ELEMENTS // max(1, dim))
+    rows = min(step, num_pairs)
+    left = torch.empty(rows, dim, dtype=a.dtype, device=a.device)
+    right = torch.empty(rows, dim, dtype=b.dtype, device=a.device)
+    work = torch.empty(rows, dim, dtype=torch.float64, device=a.device)
     for s in range(0, num_pairs, step):
-        rows, cols = a_index[s : s + step], b_index[s : s + step]
-        out[s : s + step] = _squared_distances_batch(a.index_select(0, rows), b.index_select(0, cols))
+        size = min(step, num_pairs - s)
+        torch.index_select(a, 0, a_index[s : s + size], out=left[:size])
+        torch.index_select(b, 0, b_index[s : s + size], out=right[:size])
+        diff = work[:size]
+        diff.copy_(left[:size])
+        diff -= right[:size]
+        diff *= diff
+        out[s : s + size] = _tree_sum_(diff)
     return out
 
 
@@ -254,8 +268,10 @@ class _Tiles:
         self.row_widen = 2.0 * tol * self.row_norms + eta
         self.col_widen = 2.0 * tol * self.col_norms + eta
         elements = min(tile_rows, self.rows.shape[0]) * min(tile_cols, self.cols.shape[0])
+        self.elements = elements
         self._block = torch.empty(elements, dtype=torch.float32, device=device)
         self._mask = torch.empty(-(-elements // 8) * 8, dtype=torch.bool, device=device)
+        self._rows_hit = torch.empty(elements, dtype=torch.float32, device=device)
 
     def lower(self, r0: int, r1: int, c0: int, c1: int) -> Tensor:
         """The ``(r1 - r0, c1 - c0)`` tile of lower bounds (a view of the shared buffer)."""
@@ -280,15 +296,16 @@ class _Tiles:
     def rows_below(self, lower: Tensor, threshold: Tensor, row_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Positions (i, j) with ``lower[i, j] <= threshold[i]``.
 
-        A row needs a scan only when its minimum passes: with running bounds that is a small share of
-        the rows, whose copy is then scanned instead of the whole tile.
+        A row needs a scan only when its minimum passes: with running bounds that is often a small share
+        of the rows, and then only their copy is scanned.
         """
         if row_min is None:
             row_min = lower.amin(dim=1)
         hit = torch.nonzero(row_min <= threshold).flatten()
-        if 8 * hit.numel() >= lower.shape[0]:
+        if 2 * hit.numel() >= lower.shape[0]:
             return self._nonzero(lower, threshold.unsqueeze(1))
-        rows, cols = torch.nonzero(lower.index_select(0, hit) <= threshold[hit].unsqueeze(1), as_tuple=True)
+        sub = self._rows_hit[: hit.numel() * lower.shape[1]].view(hit.numel(), lower.shape[1])
+        rows, cols = self._nonzero(torch.index_select(lower, 0, hit, out=sub), threshold[hit].unsqueeze(1))
         return hit[rows], cols
 
     def cols_below(self, lower: Tensor, threshold: Tensor, col_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -296,9 +313,10 @@ class _Tiles:
         if col_min is None:
             col_min = _column_min(lower)
         hit = torch.nonzero(col_min <= threshold).flatten()
-        if 8 * hit.numel() >= lower.shape[1]:
+        if 2 * hit.numel() >= lower.shape[1]:
             return self._nonzero(lower, threshold.unsqueeze(0))
-        rows, cols = torch.nonzero(lower.index_select(1, hit) <= threshold[hit].unsqueeze(0), as_tuple=True)
+        sub = self._rows_hit[: lower.shape[0] * hit.numel()].view(lower.shape[0], hit.numel())
+        rows, cols = self._nonzero(torch.index_select(lower, 1, hit, out=sub), threshold[hit].unsqueeze(0))
         return rows, hit[cols]
 
     def cap(self, exact: Tensor) -> Tensor:
@@ -306,14 +324,21 @@ class _Tiles:
         return _round_up_float32(exact * (self.scale * self.scale)).clamp_(max=_FLOAT32_MAX)
 
 
-def _top_upper(lower: Tensor, k: int, dim: int, widen_other: Tensor, widen_own: Tensor) -> Tensor:
-    """Upper bound on the k-th smallest true value along ``dim`` from any k distinct entries (inf if < k)."""
-    if lower.shape[dim] < k:
+def _groups_upper(lower: Tensor, k: int, dim: int, widen_other: Tensor, widen_own: Tensor) -> Tensor:
+    """Upper bound on the k-th smallest true value along ``dim``: the minima of k disjoint groups.
+
+    Any k distinct entries bound the k-th smallest from above; the minima of k groups of consecutive
+    entries are nearly as good as the k smallest and far cheaper than ``topk``. Entries of +inf (self)
+    never matter: a group holds at least two entries. Returns +inf where there are fewer than 2k entries.
+    """
+    size = lower.shape[dim]
+    if size < 2 * k:
         return torch.full_like(widen_own, math.inf)
-    if dim == 0:  # topk runs several times faster along the contiguous dimension
-        lower = lower.T.contiguous()
-    top, index = torch.topk(lower, k, dim=1, largest=False, sorted=False)
-    return (top + widen_other[index]).amax(dim=1) + widen_own
+    group = size // k
+    groups = lower.narrow(dim, 0, group * k).unflatten(dim, (k, group)).amin(dim=dim + 1)  # k minima
+    widest = widen_other[: group * k].view(k, group).amax(dim=1)
+    widest = widest.unsqueeze(0) if dim == 1 else widest.unsqueeze(1)
+    return (groups + widest).amax(dim=dim) + widen_own
 
 
 def _merge_smallest(best: Tensor, points: Tensor, values: Tensor) -> None:
@@ -321,14 +346,64 @@ def _merge_smallest(best: Tensor, points: Tensor, values: Tensor) -> None:
     if points.numel() == 0:
         return
     k = best.shape[1]
-    touched, inverse = torch.unique(points, return_inverse=True)
+    device = points.device
+    order = torch.argsort(points, stable=True)
+    points, values = points[order], values[order]
+    touched, counts = torch.unique_consecutive(points, return_counts=True)
+    slot = torch.arange(touched.numel(), device=device).repeat_interleave(counts)
+    width = int(counts.max())
+    if touched.numel() * width <= 4 * points.numel() + 4096:
+        # A few new values per point: sort each point's row of (k old + its new) values.
+        first = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(points.numel(), device=device) - first[slot]
+        table = torch.full((touched.numel(), k + width), math.inf, dtype=best.dtype, device=device)
+        table[:, :k] = best[touched]
+        table[slot, k + rank] = values
+        best[touched] = torch.sort(table, dim=1).values[:, :k]
+        return
+    # Many values for some points (ties): one sort of all values by (point, value).
+    slot = torch.cat([torch.arange(touched.numel(), device=device).repeat_interleave(k), slot])
     merged = torch.cat([best[touched].flatten(), values])
-    slot = torch.cat([torch.arange(touched.numel(), device=points.device).repeat_interleave(k), inverse])
     order = torch.argsort(merged, stable=True)
     order = order[torch.argsort(slot[order], stable=True)]
-    counts = torch.bincount(slot, minlength=touched.numel())
-    first = torch.cumsum(counts, 0) - counts
-    best[touched] = merged[order][first.unsqueeze(1) + torch.arange(k, device=points.device)]
+    first = torch.cumsum(counts + k, 0) - (counts + k)
+    best[touched] = merged[order][first.unsqueeze(1) + torch.arange(k, device=device)]
+
+
+class _Store:
+    """Candidate pairs (point, other, lower bound), kept until the exact re-check.
+
+    The float32 bounds of later tiles keep tightening, so most candidates collected on the way are
+    dropped before any exact distance is computed for them.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self._parts: list[tuple[Tensor, Tensor, Tensor]] = []
+        self._empty = torch.empty(0, dtype=torch.int64, device=device)
+        self.size = 0
+
+    def add(self, point: Tensor, other: Tensor, lower: Tensor) -> None:
+        if point.numel():
+            self._parts.append((point, other, lower))
+            self.size += point.numel()
+
+    def prune(self, cap: Tensor) -> None:
+        """Drop the pairs whose lower bound exceeds their point's current bound."""
+        if self._parts:
+            point, other, lower = (torch.cat(part) for part in zip(*self._parts, strict=True))
+            keep = lower <= cap[point]
+            self._parts = [(point[keep], other[keep], lower[keep])]
+            self.size = self._parts[0][0].numel()
+
+    def take(self, cap: Tensor) -> tuple[Tensor, Tensor]:
+        """(point, other) of the pairs still within ``cap``; the store is emptied."""
+        self.prune(cap)
+        if not self._parts:
+            return self._empty, self._empty
+        point, other, _ = self._parts[0]
+        self._parts = []
+        self.size = 0
+        return point, other
 
 
 def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor:
@@ -336,7 +411,8 @@ def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor
 
     Self is excluded by index (a duplicate of r_i counts as a neighbour at distance 0). Each unordered pair
     is bounded once: a tile of rows [r0, r1) x columns [c0, c1) with c0 >= r0 serves its rows and, for
-    the columns beyond the row band, its columns too.
+    the columns beyond the row band, its columns too. Per sample, the k smallest float32 upper bounds seen
+    so far bound its k-th distance; only the pairs within that bound at the end are re-checked exactly.
 
     Returns:
         ``(n, k)`` float64, each row ascending.
@@ -345,7 +421,17 @@ def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor
     device = real.centered.device
     band = chunk_size or default_chunk_size(n, n)
     tiles = _Tiles(real, real, band, _TILE)
-    best = torch.full((n, k), math.inf, dtype=torch.float64, device=device)
+    upper = torch.full((n, k), math.inf, dtype=torch.float32, device=device)  # k smallest upper bounds
+    best = torch.full((n, k), math.inf, dtype=torch.float64, device=device)  # k smallest exact distances
+    cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    store = _Store(device)
+    budget = tiles.elements + 8 * n * k
+
+    def resolve() -> None:
+        point, other = store.take(cap)
+        _merge_smallest(best, point, _pair_distances(real.data, point, real.data, other))
+        torch.minimum(cap, tiles.cap(best[:, k - 1]), out=cap)
+
     for r0 in range(0, n, band):
         r1 = min(n, r0 + band)
         for c0 in range(r0, n, _TILE):
@@ -354,61 +440,62 @@ def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor
             lo, hi = max(r0, c0), min(r1, c1)
             if lo < hi:  # self excluded by index
                 lower[lo - r0 : hi - r0, lo - c0 : hi - c0].diagonal().fill_(math.inf)
-            # Rows: whatever bounds their k-th distance so far; a tile's own top-k while that is unknown.
-            row_cap = tiles.cap(best[r0:r1, k - 1])
-            if bool(torch.isinf(best[r0:r1, k - 1]).any()):
-                top = _top_upper(lower, k, 1, tiles.col_widen[c0:c1], tiles.row_widen[r0:r1])
+            # Rows: the bound on their k-th distance so far; the tile's own top-k while there is none.
+            row_cap = cap[r0:r1]
+            if bool(torch.isinf(upper[r0:r1, k - 1]).any()):
+                top = _groups_upper(lower, k, 1, tiles.col_widen[c0:c1], tiles.row_widen[r0:r1])
                 row_cap = torch.minimum(row_cap, top.clamp(max=_FLOAT32_MAX))
             row_i, row_j = tiles.rows_below(lower, row_cap)
+            points, others, lowers = [row_i + r0], [row_j + c0], [lower[row_i, row_j]]
             # Columns beyond the row band (pairs inside the band are its rows' business only).
             s0 = max(c0, r1)
             if s0 < c1:
                 side = lower[:, s0 - c0 :]
-                col_cap = tiles.cap(best[s0:c1, k - 1])
-                if bool(torch.isinf(best[s0:c1, k - 1]).any()):
-                    top = _top_upper(side, k, 0, tiles.row_widen[r0:r1], tiles.col_widen[s0:c1])
+                col_cap = cap[s0:c1]
+                if bool(torch.isinf(upper[s0:c1, k - 1]).any()):
+                    top = _groups_upper(side, k, 0, tiles.row_widen[r0:r1], tiles.col_widen[s0:c1])
                     col_cap = torch.minimum(col_cap, top.clamp(max=_FLOAT32_MAX))
                 col_i, col_j = tiles.cols_below(side, col_cap)
-                col_j = col_j + (s0 - c0)
-            else:
-                col_i = col_j = row_i.new_empty(0)
-            num_row = row_i.numel()
-            i = torch.cat([row_i, col_i]) + r0
-            j = torch.cat([row_j, col_j]) + c0
-            exact = _pair_distances(real.data, i, real.data, j)
-            _merge_smallest(best, torch.cat([i[:num_row], j[num_row:]]), exact)
+                points.append(col_j + s0)
+                others.append(col_i + r0)
+                lowers.append(side[col_i, col_j])
+            point, other, value = torch.cat(points), torch.cat(others), torch.cat(lowers)
+            _merge_smallest(upper, point, value + tiles.row_widen[point] + tiles.col_widen[other])
+            cap[point] = torch.minimum(cap[point], upper[point, k - 1].clamp(max=_FLOAT32_MAX))
+            store.add(point, other, value)
+            if store.size > budget:
+                store.prune(cap)
+                if 2 * store.size > budget:
+                    resolve()
+    resolve()
     return best
 
 
-def _segment_argmin(segment: Tensor, value: Tensor, index: Tensor, size: int) -> tuple[Tensor, Tensor]:
-    """Per segment the minimum ``value`` and, among equal minima, the smallest ``index``.
-
-    Segments without any entry get (+inf, -1).
-    """
+def _nearest_per_point(point: Tensor, value: Tensor, other: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """Per point the minimum ``value`` and, among equal minima, the smallest ``other``; (+inf, -1) if none."""
     best = torch.full((size,), math.inf, dtype=value.dtype, device=value.device)
-    best.scatter_reduce_(0, segment, value, reduce="amin")
-    is_best = value == best[segment]
+    best.scatter_reduce_(0, point, value, reduce="amin")
+    is_best = value == best[point]
     big = torch.iinfo(torch.int64).max
     best_index = torch.full((size,), big, dtype=torch.int64, device=value.device)
-    best_index.scatter_reduce_(0, segment[is_best], index[is_best], reduce="amin")
+    best_index.scatter_reduce_(0, point[is_best], other[is_best], reduce="amin")
     best_index[best_index == big] = -1
     return best, best_index
 
 
-def _merge_nearest(best: Tensor, best_index: Tensor, start: int, candidate: Tensor, index: Tensor) -> None:
-    """best[start:start + len] <- candidate where strictly smaller (an equal distance keeps the earlier index)."""
-    stop = start + candidate.numel()
-    better = candidate < best[start:stop]
-    best[start:stop] = torch.where(better, candidate, best[start:stop])
-    best_index[start:stop] = torch.where(better, index, best_index[start:stop])
+def _merge_nearest(best: Tensor, best_index: Tensor, candidate: Tensor, index: Tensor) -> None:
+    """Keep the smaller distance and, for equal distances, the smaller index (in place)."""
+    better = (candidate < best) | ((candidate == best) & (index >= 0) & ((index < best_index) | (best_index < 0)))
+    best.copy_(torch.where(better, candidate, best))
+    best_index.copy_(torch.where(better, index, best_index))
 
 
 def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | None = None) -> CrossNeighbors:
     """One pass over the real x synthetic tiles gives both nearest-neighbour directions, exactly.
 
     For each real r_i: j*(i) = argmin_j ||r_i - g_j||; for each synthetic g_j: i*(j) = argmin_i. Ties go
-    to the smallest index: tiles are visited in increasing row and column order, and a later tile only
-    replaces a strictly smaller distance.
+    to the smallest index. The smallest float32 upper bound seen so far bounds each row's (column's)
+    minimum; in its first tile, the tile's smallest lower bound widened by the largest half-width does.
     """
     n = real.centered.shape[0]
     m = synthetic.centered.shape[0]
@@ -419,31 +506,52 @@ def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | N
     r2s_index = torch.full((n,), -1, dtype=torch.int64, device=device)
     s2r = torch.full((m,), math.inf, dtype=torch.float64, device=device)
     s2r_index = torch.full((m,), -1, dtype=torch.int64, device=device)
+    row_cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    col_cap = torch.full((m,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    rows, cols = _Store(device), _Store(device)
+    budget = tiles.elements + 8 * (n + m)
+
+    def resolve() -> None:
+        row_point, row_other = rows.take(row_cap)
+        col_point, col_other = cols.take(col_cap)
+        exact = _pair_distances(
+            real.data, torch.cat([row_point, col_other]), synthetic.data, torch.cat([row_other, col_point])
+        )
+        best, index = _nearest_per_point(row_point, exact[: row_point.numel()], row_other, n)
+        _merge_nearest(r2s, r2s_index, best, index)
+        best, index = _nearest_per_point(col_point, exact[row_point.numel() :], col_other, m)
+        _merge_nearest(s2r, s2r_index, best, index)
+        torch.minimum(row_cap, tiles.cap(r2s), out=row_cap)
+        torch.minimum(col_cap, tiles.cap(s2r), out=col_cap)
+
     for r0 in range(0, n, band):
         r1 = min(n, r0 + band)
         for c0 in range(0, m, _TILE):
             c1 = min(m, c0 + _TILE)
             lower = tiles.lower(r0, r1, c0, c1)
-            # A row (column) can only improve on the exact best of earlier tiles; in its first tile, the
-            # tile's smallest lower bound widened by the largest half-width bounds its minimum instead.
+            row_min = col_min = None
             if c0 == 0:
                 row_min = lower.amin(dim=1)
-                row_cap = (row_min + (tiles.row_widen[r0:r1] + tiles.col_widen[c0:c1].max())).clamp_(max=_FLOAT32_MAX)
-                row_i, row_j = tiles.rows_below(lower, row_cap, row_min)
-            else:
-                row_i, row_j = tiles.rows_below(lower, tiles.cap(r2s[r0:r1]))
+                widest = tiles.col_widen[c0:c1].max()
+                row_cap[r0:r1] = (row_min + (tiles.row_widen[r0:r1] + widest)).clamp_(max=_FLOAT32_MAX)
             if r0 == 0:
                 col_min = _column_min(lower)
-                col_cap = (col_min + (tiles.col_widen[c0:c1] + tiles.row_widen[r0:r1].max())).clamp_(max=_FLOAT32_MAX)
-                col_i, col_j = tiles.cols_below(lower, col_cap, col_min)
-            else:
-                col_i, col_j = tiles.cols_below(lower, tiles.cap(s2r[c0:c1]))
-            num_row = row_i.numel()
-            exact = _pair_distances(
-                real.data, torch.cat([row_i, col_i]) + r0, synthetic.data, torch.cat([row_j, col_j]) + c0
-            )
-            best, best_col = _segment_argmin(row_i, exact[:num_row], row_j + c0, r1 - r0)
-            _merge_nearest(r2s, r2s_index, r0, best, best_col)
-            best, best_row = _segment_argmin(col_j, exact[num_row:], col_i + r0, c1 - c0)
-            _merge_nearest(s2r, s2r_index, c0, best, best_row)
+                widest = tiles.row_widen[r0:r1].max()
+                col_cap[c0:c1] = (col_min + (tiles.col_widen[c0:c1] + widest)).clamp_(max=_FLOAT32_MAX)
+            row_i, row_j = tiles.rows_below(lower, row_cap[r0:r1], row_min)
+            col_i, col_j = tiles.cols_below(lower, col_cap[c0:c1], col_min)
+            row_value, col_value = lower[row_i, row_j], lower[col_i, col_j]
+            row_i, row_j, col_i, col_j = row_i + r0, row_j + c0, col_i + r0, col_j + c0
+            bound = row_value + tiles.row_widen[row_i] + tiles.col_widen[row_j]
+            row_cap.scatter_reduce_(0, row_i, bound, reduce="amin")
+            bound = col_value + tiles.row_widen[col_i] + tiles.col_widen[col_j]
+            col_cap.scatter_reduce_(0, col_j, bound, reduce="amin")
+            rows.add(row_i, row_j, row_value)
+            cols.add(col_j, col_i, col_value)
+            if rows.size + cols.size > budget:
+                rows.prune(row_cap)
+                cols.prune(col_cap)
+                if 2 * (rows.size + cols.size) > budget:
+                    resolve()
+    resolve()
     return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
