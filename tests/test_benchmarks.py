@@ -40,7 +40,7 @@ def test_quick_run_prints_the_tables():
         assert f"| 600 | 32 | {method} |" in out, method
     assert ("| 600 | 32 | faiss IndexFlatL2 |" in out) == _faiss_installed()
     assert "Goals at n = m = 600, d = 32:" in out
-    assert "| measured extra peak RSS (child process) |" in out
+    assert "| measured: extra peak RSS of the compute (child process) |" in out
     assert "failed" not in out
 
 
