@@ -19,6 +19,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from faithful.functional.apra import _check_finite
+from faithful.functional.curves import quantile_sorted
+
 __all__ = ["OBJECTIVES", "OneClassEmbedding"]
 
 log = logging.getLogger(__name__)
@@ -61,15 +64,6 @@ def _check_samples(x: object, name: str, in_features: int) -> Tensor:
             f"Expected argument `{name}` to have {in_features} features (in_features), but got shape {tuple(x.shape)}."
         )
     return x
-
-
-def _quantile(values: Tensor, q: float) -> Tensor:
-    """``torch.quantile``'s linear interpolation without its input-size limit (0-d, float64)."""
-    ordered = torch.sort(values.to(torch.float64)).values
-    position = q * (ordered.numel() - 1)
-    low = math.floor(position)
-    high = min(low + 1, ordered.numel() - 1)
-    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
 class OneClassEmbedding(nn.Module):
@@ -330,14 +324,7 @@ class OneClassEmbedding(nn.Module):
                 f"Expected argument `real` to hold at least 2 samples (a spread to standardise by and a "
                 f"radius to take), but got {real.shape[0]}."
             )
-        bad_rows = (~torch.isfinite(real)).any(dim=1)
-        num_bad = int(bad_rows.sum())
-        if num_bad:
-            first = torch.nonzero(bad_rows).flatten()[:10].tolist()
-            raise ValueError(
-                f"Expected argument `real` to hold only finite values, but {num_bad} of its {real.shape[0]} "
-                f"samples contain NaN or inf (row indices, first 10: {first})."
-            )
+        _check_finite(real, "real")
         return real, warmup_epochs
 
     def _check_device(self, device: torch.device | str | None) -> torch.device:
@@ -488,7 +475,8 @@ class OneClassEmbedding(nn.Module):
     def _update_radius(self, x: Tensor, batch_size: int) -> None:
         """R = the (1 - ν)-quantile of the training distances to the center (Deep SVDD's ``get_radius``)."""
         distances = self._all_squared_distances(x, batch_size).sqrt()
-        self.radius.copy_(_quantile(distances, 1.0 - self.nu))
+        ordered = torch.sort(distances.to(torch.float64)).values
+        self.radius.copy_(quantile_sorted(ordered, torch.tensor(1.0 - self.nu, device=ordered.device)))
 
     def _loss(self, z: Tensor, soft_boundary: bool) -> Tensor:
         squared = self._squared_distances(z)
