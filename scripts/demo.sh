@@ -6,10 +6,6 @@
 #   bash scripts/demo.sh --help
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV="${FAITHFUL_VENV:-.venv}"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "torch==2.13.0"
-"$VENV/bin/python" -m pip install -q -e .
+source scripts/setup.sh
 # `python -m faithful.demo` is the same program without the `faithful` command in between.
 exec "$VENV/bin/faithful" demo "$@"
