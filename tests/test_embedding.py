@@ -412,13 +412,16 @@ def test_fit_wrong_feature_count() -> None:
 
 def test_fit_one_dimensional_input() -> None:
     embedding = OneClassEmbedding(7, hidden=(8,), out_features=4)
-    with pytest.raises(ValueError, match=re.escape("to have 7 features (in_features), but got shape (7,).")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("to be a 2-D tensor of shape (num_samples, num_features), but got a 1-D tensor of shape (7,)."),
+    ):
         embedding.fit(torch.randn(7))
 
 
 def test_fit_not_a_tensor() -> None:
     embedding = OneClassEmbedding(7, hidden=(8,), out_features=4)
-    with pytest.raises(TypeError, match=r"`real` to be a torch.Tensor of shape \(num_samples, 7\), but got list"):
+    with pytest.raises(TypeError, match=r"`real` to be a torch.Tensor of shape \(num_samples, num_features\), but got list"):
         embedding.fit([[0.0] * 7] * 3)  # type: ignore[arg-type]
 
 

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from faithful.functional.apra import ALPHA_PRECISION, AUTHENTICITY, BETA_RECALL, SCALAR_KEYS, _check_options
+from faithful.functional._checks import ALPHA_PRECISION, AUTHENTICITY, BETA_RECALL, SCALAR_KEYS, _check_options
 from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
 __all__ = ["EMBEDDINGS", "REAL_SOURCES", "FaithfulnessMonitor", "default_real_fn"]

@@ -539,7 +539,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from faithful.audit import audit
     from faithful.functional import alpha_precision_beta_recall_authenticity
-    from faithful.functional.apra import PROTOCOLS
+    from faithful.functional._checks import PROTOCOLS
 
     _check_outputs(args)
     is_csv = args.real.suffix.lower() == ".csv"

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from faithful.functional.apra import _check_finite
+from faithful.functional._checks import _check_finite, _check_samples
 from faithful.functional.curves import quantile_sorted
 
 __all__ = ["OBJECTIVES", "OneClassEmbedding"]
@@ -47,19 +47,10 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
-def _check_samples(x: object, name: str, in_features: int) -> Tensor:
-    """Tensor, floating point, 2-D, ``in_features`` columns (shared by ``fit`` and ``forward``)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"Expected argument `{name}` to be a torch.Tensor of shape (num_samples, {in_features}), "
-            f"but got {type(x).__name__}. Convert it with `torch.as_tensor({name}, dtype=torch.float32)`."
-        )
-    if x.is_complex() or not x.is_floating_point():
-        raise TypeError(
-            f"Expected argument `{name}` to be a floating point tensor, but got dtype {x.dtype}. "
-            f"Convert it with `{name}.float()`."
-        )
-    if x.ndim != 2 or x.shape[1] != in_features:
+def _check_features(x: object, name: str, in_features: int) -> Tensor:
+    """A floating point 2-D tensor with ``in_features`` columns (shared by ``fit`` and ``forward``)."""
+    x = _check_samples(x, name)
+    if x.shape[1] != in_features:
         raise ValueError(
             f"Expected argument `{name}` to have {in_features} features (in_features), but got shape {tuple(x.shape)}."
         )
@@ -276,7 +267,7 @@ class OneClassEmbedding(nn.Module):
                 "This OneClassEmbedding is not fitted yet: call `.fit(real)` first, or load the "
                 "`state_dict` of a fitted one."
             )
-        x = _check_samples(x, "x", self.in_features)
+        x = _check_features(x, "x", self.in_features)
         x = x.to(device=self.feature_mean.device, dtype=self.feature_mean.dtype)
         return self.net(self._standardize(x))
 
@@ -318,7 +309,7 @@ class OneClassEmbedding(nn.Module):
         if not isinstance(progress, bool):
             raise ValueError(f"Expected argument `progress` to be a bool, but got {progress!r}.")
 
-        real = _check_samples(real, "real", self.in_features)
+        real = _check_features(real, "real", self.in_features)
         if real.shape[0] < 2:
             raise ValueError(
                 f"Expected argument `real` to hold at least 2 samples (a spread to standardise by and a "

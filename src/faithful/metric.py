@@ -9,36 +9,25 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from faithful.functional.apra import (
-    ALPHA_PRECISION,
-    ALPHA_PRECISION_CURVE,
-    AUTHENTICITY,
-    BETA_RECALL,
-    BETA_RECALL_CURVE,
+from faithful.functional._checks import (
+    COMPUTE_KEYS,
     SAMPLE_KEYS,
-    THRESHOLDS,
-    RealStatistics,
-    _alpha_precision_beta_recall_authenticity_compute,
+    _check_bootstrap_options,
     _check_center,
     _check_finite,
     _check_options,
     _check_real,
     _check_synthetic,
-    _real_statistics,
     _result_dtype,
 )
-from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
+from faithful.functional.apra import (
+    RealStatistics,
+    _alpha_precision_beta_recall_authenticity_compute,
+    _real_statistics,
+)
+from faithful.functional.bootstrap import bootstrap_confidence_intervals
 
 __all__ = ["AlphaPrecisionBetaRecallAuthenticity"]
-
-_COMPUTE_KEYS = (
-    ALPHA_PRECISION,
-    BETA_RECALL,
-    AUTHENTICITY,
-    THRESHOLDS,
-    ALPHA_PRECISION_CURVE,
-    BETA_RECALL_CURVE,
-)
 
 
 class AlphaPrecisionBetaRecallAuthenticity(Metric):
@@ -251,7 +240,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     def compute(self) -> dict[str, Tensor]:
         """The three scalars and the two curves, and the bounds with ``confidence_level`` (class docstring)."""
         result = self._compute_all()
-        output = {key: result[key] for key in _COMPUTE_KEYS}
+        output = {key: result[key] for key in COMPUTE_KEYS}
         if self.confidence_level is not None:
             output.update(
                 bootstrap_confidence_intervals(

@@ -8,37 +8,26 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
+from faithful.functional._checks import (
+    ALPHA_PRECISION,
+    ALPHA_PRECISION_CURVE,
+    AUTHENTICITY,
+    BETA_RECALL,
+    BETA_RECALL_CURVE,
+    SAMPLE_KEYS,
+    THRESHOLDS,
+    _check_bootstrap_options,
+    _check_center,
+    _check_options,
+    _check_real,
+    _check_synthetic,
+    _result_dtype,
+)
+from faithful.functional.bootstrap import bootstrap_confidence_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
-__all__ = [
-    "ALPHA_PRECISION",
-    "ALPHA_PRECISION_CURVE",
-    "AUTHENTICITY",
-    "BETA_RECALL",
-    "BETA_RECALL_CURVE",
-    "PROTOCOLS",
-    "SAMPLE_KEYS",
-    "SCALAR_KEYS",
-    "THRESHOLDS",
-    "RealStatistics",
-    "alpha_precision_beta_recall_authenticity",
-]
-
-#: Result keys (part of the public API).
-ALPHA_PRECISION = "alpha_precision"
-BETA_RECALL = "beta_recall"
-AUTHENTICITY = "authenticity"
-THRESHOLDS = "thresholds"
-ALPHA_PRECISION_CURVE = "alpha_precision_curve"
-BETA_RECALL_CURVE = "beta_recall_curve"
-SCALAR_KEYS = (ALPHA_PRECISION, BETA_RECALL, AUTHENTICITY)
-#: Per-sample keys: the first four are per synthetic sample, the last two per real sample.
-SAMPLE_KEYS = ("alpha_level", "authentic", "distance_to_real", "nearest_real_index", "covered", "beta_level")
-
-#: Protocol name -> (default k, default num_thresholds). "reference" fixes both (the authors' code).
-PROTOCOLS = {"paper": (5, 101), "reference": (1, 30)}
+__all__ = ["RealStatistics", "alpha_precision_beta_recall_authenticity"]
 
 
 class RealStatistics(NamedTuple):
@@ -50,125 +39,6 @@ class RealStatistics(NamedTuple):
     sorted_center_distances: Tensor  #: (n,) float64 ascending ||r_i - c_r||
     knn: Tensor  #: (n, k) float64 squared distances to the k nearest other real samples
     k: int
-
-
-# --------------------------------------------------------------------------------------------------
-# validation (the public boundary)
-# --------------------------------------------------------------------------------------------------
-
-
-def _check_samples(x: object, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(
-            f"Expected argument `{name}` to be a torch.Tensor of shape (num_samples, num_features), "
-            f"but got {type(x).__name__}. Convert it with `torch.as_tensor({name})`."
-        )
-    if x.is_complex() or not x.is_floating_point():
-        raise TypeError(
-            f"Expected argument `{name}` to be a floating point tensor, but got dtype {x.dtype}. "
-            f"Convert it with `{name}.float()`."
-        )
-    if x.ndim != 2:
-        raise ValueError(
-            f"Expected argument `{name}` to be a 2-D tensor of shape (num_samples, num_features), "
-            f"but got a {x.ndim}-D tensor of shape {tuple(x.shape)}. Flatten or embed the samples first."
-        )
-    return x
-
-
-def _check_finite(x: Tensor, name: str) -> None:
-    # Fast path: one vectorised sum, which any NaN or inf turns into NaN or inf. An overflowing sum of
-    # finite values only sends us to the exact per-row check below.
-    if x.numel() == 0 or bool(torch.isfinite(x.sum())):
-        return
-    bad_rows = (~torch.isfinite(x)).any(dim=1)
-    num_bad = int(bad_rows.sum())
-    if num_bad:
-        first = torch.nonzero(bad_rows).flatten()[:10].tolist()
-        raise ValueError(
-            f"Expected argument `{name}` to hold only finite values, but {num_bad} of its {x.shape[0]} "
-            f"samples contain NaN or inf (row indices, first 10: {first})."
-        )
-
-
-def _check_options(k: int | None, num_thresholds: int | None, protocol: str, chunk_size: int | None) -> tuple[int, int]:
-    """Validate the options and resolve the protocol's defaults; returns (k, num_thresholds)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"Expected argument `protocol` to be one of {tuple(PROTOCOLS)}, but got {protocol!r}.")
-    default_k, default_thresholds = PROTOCOLS[protocol]
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ValueError(f"Expected argument `k` to be a positive integer, but got {k!r}.")
-    if num_thresholds is not None and (
-        isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2
-    ):
-        raise ValueError(f"Expected argument `num_thresholds` to be an integer >= 2, but got {num_thresholds!r}.")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"Expected argument `chunk_size` to be a positive integer or None, but got {chunk_size!r}.")
-    if protocol == "reference":
-        if k not in (None, default_k):
-            raise ValueError(
-                f"Expected argument `k` to be None or {default_k} with protocol='reference' (the authors' code "
-                f"fixes it), but got {k!r}. Use protocol='paper' for another k."
-            )
-        if num_thresholds not in (None, default_thresholds):
-            raise ValueError(
-                f"Expected argument `num_thresholds` to be None or {default_thresholds} with protocol='reference' "
-                f"(the authors' grid), but got {num_thresholds!r}. Use protocol='paper' for another grid."
-            )
-    return (k or default_k), (num_thresholds or default_thresholds)
-
-
-def _check_center(center: object, num_features: int, device: torch.device) -> Tensor | None:
-    if center is None:
-        return None
-    if not isinstance(center, Tensor):
-        try:
-            center = torch.as_tensor(center)
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(
-                f"Expected argument `center` to be None or a tensor of shape ({num_features},), "
-                f"but got {type(center).__name__}."
-            ) from err
-    if center.is_complex() or not (center.is_floating_point() or center.dtype in (torch.int32, torch.int64)):
-        raise TypeError(f"Expected argument `center` to be a real-valued tensor, but got dtype {center.dtype}.")
-    if center.ndim == 2 and center.shape[0] == 1:
-        center = center[0]
-    if tuple(center.shape) != (num_features,):
-        raise ValueError(
-            f"Expected argument `center` to have shape ({num_features},) (one value per feature), "
-            f"but got shape {tuple(center.shape)}."
-        )
-    if not bool(torch.isfinite(center).all()):
-        raise ValueError("Expected argument `center` to hold only finite values, but it contains NaN or inf.")
-    return center.to(device=device, dtype=torch.float64)
-
-
-def _check_real(real: object, k: int) -> Tensor:
-    real = _check_samples(real, "real")
-    if real.shape[0] < k + 1:
-        raise ValueError(
-            f"Expected argument `real` to hold at least k + 1 = {k + 1} samples (each needs k = {k} other real "
-            f"neighbours), but got {real.shape[0]}."
-        )
-    _check_finite(real, "real")
-    return real
-
-
-def _check_synthetic(synthetic: object, num_features: int, device: torch.device) -> Tensor:
-    synthetic = _check_samples(synthetic, "synthetic")
-    if synthetic.shape[0] < 1:
-        raise ValueError("Expected argument `synthetic` to hold at least 1 sample, but got 0.")
-    if synthetic.shape[1] != num_features:
-        raise ValueError(
-            f"Expected `real` and `synthetic` to have the same number of features, but got {num_features} "
-            f"for real and {synthetic.shape[1]} for synthetic (shape {tuple(synthetic.shape)})."
-        )
-    if synthetic.device != device:
-        raise ValueError(
-            f"Expected `real` and `synthetic` on the same device, but got {device} and {synthetic.device}."
-        )
-    _check_finite(synthetic, "synthetic")
-    return synthetic
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,11 +125,6 @@ def _alpha_precision_beta_recall_authenticity_compute(
             beta_level=beta_level.to(dtype),
         )
     return result
-
-
-def _result_dtype(*tensors: Tensor) -> torch.dtype:
-    """float64 in, float64 out; anything narrower (half, bfloat16, float32) reports in float32."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
 def alpha_precision_beta_recall_authenticity(

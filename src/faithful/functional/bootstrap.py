@@ -24,46 +24,28 @@ once from the sorted levels and cumulative multiplicities (no per-resample sort)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
+from faithful.functional._checks import (
+    ALPHA_PRECISION,
+    AUTHENTICITY,
+    BETA_RECALL,
+    INTERVAL_KEYS,
+    PROTOCOLS,
+    _check_bootstrap_options,
+    _check_num_thresholds,
+    _check_protocol,
+)
+
 __all__ = ["INTERVAL_KEYS", "bootstrap_confidence_intervals"]
 
-# The key names of faithful.functional.apra, which imports this module (so it cannot import them from there).
-_ALPHA_PRECISION = "alpha_precision"
-_BETA_RECALL = "beta_recall"
-_AUTHENTICITY = "authenticity"
 _REQUIRED_KEYS = ("alpha_level", "authentic", "beta_level")
-_DEFAULT_THRESHOLDS = {"paper": 101, "reference": 30}
-
-#: Result keys of :func:`bootstrap_confidence_intervals` (also added to the metric's ``compute()``).
-INTERVAL_KEYS = tuple(
-    f"{key}_{bound}" for key in (_ALPHA_PRECISION, _BETA_RECALL, _AUTHENTICITY) for bound in ("lower", "upper")
-)
 
 # Elements of one (resamples x samples) float64 block: about 16 MB, a handful of them alive at once.
 _BLOCK_ELEMENTS = 2**21
-
-
-def _check_bootstrap_options(confidence_level: object, num_resamples: object, seed: object) -> None:
-    """Validate the bootstrap's options (shared with the functional API and the metric)."""
-    if (
-        isinstance(confidence_level, bool)
-        or not isinstance(confidence_level, (int, float))
-        or not math.isfinite(confidence_level)
-        or not 0.0 < confidence_level < 1.0
-    ):
-        raise ValueError(
-            f"Expected argument `confidence_level` to be a number strictly between 0 and 1 (e.g. 0.95), "
-            f"but got {confidence_level!r}."
-        )
-    if isinstance(num_resamples, bool) or not isinstance(num_resamples, int) or num_resamples < 1:
-        raise ValueError(f"Expected argument `num_resamples` to be a positive integer, but got {num_resamples!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ValueError(f"Expected argument `seed` to be a non-negative integer below 2**63, but got {seed!r}.")
 
 
 def _check_sample_result(sample_result: object) -> tuple[Tensor, Tensor, Tensor]:
@@ -228,19 +210,13 @@ def bootstrap_confidence_intervals(
         True
     """
     _check_bootstrap_options(confidence_level, num_resamples, seed)
-    if protocol not in _DEFAULT_THRESHOLDS:
-        raise ValueError(
-            f"Expected argument `protocol` to be one of {tuple(_DEFAULT_THRESHOLDS)}, but got {protocol!r}."
-        )
-    if num_thresholds is not None and (
-        isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 2
-    ):
-        raise ValueError(f"Expected argument `num_thresholds` to be an integer >= 2, but got {num_thresholds!r}.")
+    protocol = _check_protocol(protocol)
+    num_thresholds = _check_num_thresholds(num_thresholds)
     alpha_level, authentic, beta_level = _check_sample_result(sample_result)
     device = alpha_level.device
     grid = None
     if protocol == "reference":
-        grid = torch.linspace(0.0, 1.0, num_thresholds or _DEFAULT_THRESHOLDS[protocol], dtype=torch.float64)
+        grid = torch.linspace(0.0, 1.0, num_thresholds or PROTOCOLS[protocol][1], dtype=torch.float64)
         grid = grid.to(device)
 
     # Two independent streams from one seed: the synthetic resamples do not depend on n, nor the real ones on m.
@@ -259,9 +235,9 @@ def bootstrap_confidence_intervals(
     dtype = alpha_level.dtype
     result = {}
     for key, scores in (
-        (_ALPHA_PRECISION, alpha_scores),
-        (_BETA_RECALL, beta_scores),
-        (_AUTHENTICITY, authenticity_scores),
+        (ALPHA_PRECISION, alpha_scores),
+        (BETA_RECALL, beta_scores),
+        (AUTHENTICITY, authenticity_scores),
     ):
         lower, upper = torch.quantile(scores, q).to(dtype)
         result[f"{key}_lower"], result[f"{key}_upper"] = lower, upper
