@@ -34,8 +34,17 @@ THRESHOLDS = "thresholds"
 ALPHA_PRECISION_CURVE = "alpha_precision_curve"
 BETA_RECALL_CURVE = "beta_recall_curve"
 SCALAR_KEYS = (ALPHA_PRECISION, BETA_RECALL, AUTHENTICITY)
-#: Per-sample keys: the first four are per synthetic sample, the last two per real sample.
-SAMPLE_KEYS = ("alpha_level", "authentic", "distance_to_real", "nearest_real_index", "covered", "beta_level")
+#: Per-sample keys: the first four are per synthetic sample, the last four per real sample.
+SAMPLE_KEYS = (
+    "alpha_level",
+    "authentic",
+    "distance_to_real",
+    "nearest_real_index",
+    "covered",
+    "beta_level",
+    "distance_to_synthetic",
+    "real_nearest_neighbor_distance",
+)
 
 #: Protocol name -> (default k, default num_thresholds). "reference" fixes both (the authors' code).
 PROTOCOLS = {"paper": (5, 101), "reference": (1, 30)}
@@ -253,6 +262,10 @@ def _alpha_precision_beta_recall_authenticity_compute(
             nearest_real_index=nearest,
             covered=in_ball,
             beta_level=beta_level.to(dtype),
+            # For the audit views: how far the generator stays from each real sample (missed modes), and
+            # NND_1, the yardstick of authenticity (a copy is closer to its real sample than this).
+            distance_to_synthetic=neighbors.real_to_synthetic.sqrt().to(dtype),
+            real_nearest_neighbor_distance=stats.knn[:, 0].sqrt().to(dtype),
         )
     return result
 
@@ -324,7 +337,8 @@ def alpha_precision_beta_recall_authenticity(
         - with ``sample_level=True``, per synthetic sample ``(m,)``: ``alpha_level`` (smallest α whose
           α-support holds the sample; ``inf`` beyond every real sample), ``authentic`` (bool),
           ``distance_to_real`` and ``nearest_real_index``; per real sample ``(n,)``: ``covered`` (bool,
-          at β = 1) and ``beta_level`` (``inf`` when not covered).
+          at β = 1), ``beta_level`` (``inf`` when not covered), ``distance_to_synthetic`` (to the nearest
+          synthetic sample) and ``real_nearest_neighbor_distance`` (NND_1, to the nearest other real sample).
         - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``,
           ``beta_recall_lower``, ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d).
 
