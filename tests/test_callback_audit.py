@@ -38,7 +38,7 @@ IMAGES = binary_images(120, 0)
 
 
 class CopyingGenerator(NoiseGenerator):
-    """Binary images: a third exact copies of training images 0..79, a third copies with 3 flipped pixels, a third new."""
+    """Binary images: a third exact copies of training images 0..79, a third with 3 flipped pixels, a third new."""
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         source = IMAGES[torch.randint(80, (n,), generator=generator)].clone()  # images 80+ are never copied
@@ -63,9 +63,7 @@ def generated_set(module: pl.LightningModule, total: int, batch_size: int, seed:
 def accumulator(logger: TensorBoardLogger):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(
-        logger.log_dir, size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0}
-    )
+    events = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0})
     events.Reload()
     return events
 
@@ -103,16 +101,18 @@ def test_image_views_show_each_copy_beside_its_nearest_training_image(tmp_path):
 
     synthetic = generated_set(module, 100, 32)
     expected = alpha_precision_beta_recall_authenticity(IMAGES.flatten(1), synthetic.flatten(1), sample_level=True)
-    ratio = expected["distance_to_real"].double() / expected["real_nearest_neighbor_distance"].double()[
-        expected["nearest_real_index"]
-    ]
+    ratio = (
+        expected["distance_to_real"].double()
+        / expected["real_nearest_neighbor_distance"].double()[expected["nearest_real_index"]]
+    )
     ratio = torch.where(expected["distance_to_real"] == 0, 0.0, ratio)
     copies = monitor.last_audit["copies"]
     assert copies == torch.sort(ratio, stable=True).indices[:6].tolist()  # least authentic first
     assert ratio[copies].tolist() == sorted(ratio[copies].tolist())
-    assert monitor.last_audit["atypical"] == torch.sort(expected["alpha_level"], descending=True, stable=True).indices[
-        :6
-    ].tolist()
+    assert (
+        monitor.last_audit["atypical"]
+        == torch.sort(expected["alpha_level"], descending=True, stable=True).indices[:6].tolist()
+    )
     uncovered = torch.nonzero(~expected["covered"]).flatten()
     far = uncovered[torch.sort(expected["distance_to_synthetic"][uncovered], descending=True, stable=True).indices]
     assert monitor.last_audit["missed"] == far[:6].tolist() and len(far) > 0
@@ -225,7 +225,9 @@ def test_memory_held_between_evaluations_does_not_grow_with_the_raw_samples(tmp_
     for num_samples in (100, 2000):
         monitor = FaithfulnessMonitor(embedding=embedding, num_samples=num_samples, batch_size=100)
         logger = TensorBoardLogger(str(tmp_path), name=f"m{num_samples}")
-        trainer(tmp_path, logger=logger, max_epochs=1, callbacks=[monitor]).fit(NoiseGenerator(shape=(3, 16, 16)), data, data)
+        trainer(tmp_path, logger=logger, max_epochs=1, callbacks=[monitor]).fit(
+            NoiseGenerator(shape=(3, 16, 16)), data, data
+        )
         assert len(monitor.last_audit["copies"]) == 8
         gc.collect()
         held[num_samples] = _held_bytes(monitor)

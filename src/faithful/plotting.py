@@ -132,9 +132,7 @@ def grid_cell(image_shape: Sequence[int], row: int, neighbour: bool = False) -> 
     return top, (2 * _PAD + cell_w if neighbour else _PAD), cell_h, cell_w
 
 
-def sample_grid(
-    images: Tensor, labels: Sequence[str], header: str, neighbours: Tensor | None = None
-) -> np.ndarray:
+def sample_grid(images: Tensor, labels: Sequence[str], header: str, neighbours: Tensor | None = None) -> np.ndarray:
     """One labelled row per sample, with its neighbour (e.g. its nearest real sample) beside it: ``(H, W, 3)`` uint8.
 
     The values of ``images`` and ``neighbours`` are mapped linearly from their joint [min, max] to 0..255 and

@@ -157,7 +157,7 @@ def table(
         flat = samples.reshape(samples.shape[0], -1)
         count = flat.shape[1] if max_features is None else min(max_features, flat.shape[1])
         names = list(feature_names) if feature_names is not None else [f"x{t}" for t in range(flat.shape[1])]
-        lead = "real:" if view.name == "missed" and not prefix else ("generated:" if not prefix else prefix)
+        lead = prefix or ("real:" if view.name == "missed" else "generated:")
         header += [f"{lead}{names[t]}" for t in range(count)]
         if count < flat.shape[1]:
             header.append(f"{lead}...")

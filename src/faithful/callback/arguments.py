@@ -45,7 +45,8 @@ def check_arguments(
     if isinstance(real, str):
         if real not in REAL_SOURCES:
             raise ValueError(
-                f"Expected argument `real` to be one of {tuple(REAL_SOURCES)}, a tensor or a DataLoader, but got {real!r}."
+                f"Expected argument `real` to be one of {tuple(REAL_SOURCES)}, a tensor or a DataLoader, "
+                f"but got {real!r}."
             )
     elif isinstance(real, Tensor):
         if real.ndim == 0 or real.shape[0] == 0 or real.is_complex():
@@ -68,7 +69,9 @@ def check_arguments(
         if not _is_int(value) or value < 0:  # type: ignore[operator]
             raise ValueError(f"Expected argument `{name}` to be a non-negative integer, but got {value!r}.")
     if not _is_int(num_audit_samples) or num_audit_samples < 1:  # type: ignore[operator]
-        raise ValueError(f"Expected argument `num_audit_samples` to be a positive integer, but got {num_audit_samples!r}.")
+        raise ValueError(
+            f"Expected argument `num_audit_samples` to be a positive integer, but got {num_audit_samples!r}."
+        )
     for name, fn in (("sample_fn", sample_fn), ("real_fn", real_fn), ("to_image", to_image)):
         if fn is not None and not callable(fn):
             raise TypeError(f"Expected argument `{name}` to be None or callable, but got {type(fn).__name__}.")
@@ -83,7 +86,8 @@ def check_arguments(
         )
     if not isinstance(embedding, nn.Module) and embedding not in EMBEDDINGS:
         raise ValueError(
-            f"Expected argument `embedding` to be one of {tuple(EMBEDDINGS)} or a torch.nn.Module, but got {embedding!r}."
+            f"Expected argument `embedding` to be one of {tuple(EMBEDDINGS)} or a torch.nn.Module, "
+            f"but got {embedding!r}."
         )
     if image_shape is None:
         return None
@@ -95,7 +99,8 @@ def check_arguments(
         or (len(image_shape) == 3 and image_shape[0] not in (1, 3))
     ):
         raise ValueError(
-            f"Expected argument `image_shape` to be None, (H, W) or (C, H, W) with C in (1, 3), but got {image_shape!r}."
+            f"Expected argument `image_shape` to be None, (H, W) or (C, H, W) with C in (1, 3), "
+            f"but got {image_shape!r}."
         )
     if to_image is not None:
         raise ValueError("Expected at most one of `image_shape` and `to_image`, but got both.")
