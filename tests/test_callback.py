@@ -139,7 +139,7 @@ def test_values_match_the_functional_api_and_reach_tensorboard(tmp_path):
     assert len(images) == 2
     assert [image.step for image in images] == [event.step for event in accumulator.Scalars(NAMES[0])]
     assert images[0].encoded_image_string[:4] == b"\x89PNG" and images[0].width > 100
-    assert set(monitor.last_timings) == {"generation", "embedding", "metric", "total"}
+    assert set(monitor.last_timings) == {"generation", "embedding", "metric", "total", "audit"}
     assert all(seconds >= 0 for seconds in monitor.last_timings.values())
 
 
@@ -388,7 +388,6 @@ def _fit(tmp_path, monitor, module=None, data=None):
     ("module", "monitor", "match"),
     [
         (NoSample(), FaithfulnessMonitor(), r"has no `sample` method.*sample_fn="),
-        (NoValidation(), FaithfulnessMonitor(), r"no validation loop.*validation_step"),
         (NoiseGenerator(), FaithfulnessMonitor(real=REAL[:5]), r"holds 5 samples, but k = 5 needs at least 6"),
         (NoiseGenerator(), FaithfulnessMonitor(real=REAL[:2], k=2), r"holds 2 samples, but k = 2 needs at least 3"),
         (NoiseGenerator(), FaithfulnessMonitor(max_real_samples=4), r"Use more real data, a smaller `k`"),

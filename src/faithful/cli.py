@@ -95,6 +95,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _image_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1 or (len(shape) == 3 and shape[0] not in (1, 3)):
+        raise argparse.ArgumentTypeError(f"expected H,W or C,H,W with C 1 or 3, but got {text!r}")
+    return shape
+
+
 def _build_parser() -> _Parser:
     from faithful import __version__
 
@@ -174,6 +184,21 @@ def _build_parser() -> _Parser:
         default=1.0,
         metavar="ALPHA",
         help="the audit keeps authentic samples with alpha_level <= ALPHA (default 1)",
+    )
+    evaluate.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write curves, histograms and the copies / atypical / missed views (tables, or PNG grids with "
+        "--image-shape) into DIR",
+    )
+    evaluate.add_argument(
+        "--image-shape",
+        type=_image_shape,
+        default=None,
+        metavar="C,H,W",
+        help="with --report: each sample is an image of this shape (e.g. 1,8,8), drawn as PNG grids",
     )
     evaluate.add_argument(
         "--standardize",
@@ -534,6 +559,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise UserError(f"cannot write the {option} file '{path}': it is a directory")
         if not path.parent.is_dir():
             raise UserError(f"cannot write the {option} file '{path}': the directory '{path.parent}' does not exist")
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise UserError(f"cannot write the --report directory '{args.report}': it is a file")
+    if args.report is not None and not args.report.parent.is_dir():
+        raise UserError(f"cannot write the --report directory '{args.report}': '{args.report.parent}' does not exist")
+    if args.image_shape is not None and args.report is None:
+        raise UserError("--image-shape only shapes the --report views; add --report DIR")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -561,6 +592,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     log.info("REAL: %d samples, SYNTH: %d samples, %d features", real.shape[0], synthetic.shape[0], real.shape[1])
     d = real.shape[1]
+    inputs = real, synthetic  # the report shows samples as given, not standardized or embedded
+    if args.image_shape is not None and math.prod(args.image_shape) != d:
+        raise UserError(
+            f"--image-shape {args.image_shape} holds {math.prod(args.image_shape)} values per sample, REAL {d}"
+        )
     if args.standardize:
         real, synthetic = _standardize(real, synthetic)
     center = None
@@ -598,7 +634,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         _write("--plot", args.plot, lambda path: _save_plot(result, path))
     if args.audit is not None:
         _write("--audit", args.audit, lambda path: _write_audit(result, audited.keep, path))
+    if args.report is not None:
+        _write("--report", args.report, lambda path: _write_report(path, result, inputs, features, args.image_shape))
     return EXIT_OK
+
+
+def _write_report(
+    path: Path,
+    result: dict[str, Tensor],
+    inputs: tuple[Tensor, Tensor],
+    features: list[str] | None,
+    image_shape: tuple[int, ...] | None,
+) -> None:
+    from faithful.report import write_report
+
+    write_report(path, result, *inputs, feature_names=features, image_shape=image_shape)
 
 
 def _json_document(

@@ -37,8 +37,17 @@ BETA_RECALL_CURVE = "beta_recall_curve"
 SCALAR_KEYS = (ALPHA_PRECISION, BETA_RECALL, AUTHENTICITY)
 #: What ``compute()`` returns without intervals: the scalars and the curves.
 COMPUTE_KEYS = (*SCALAR_KEYS, THRESHOLDS, ALPHA_PRECISION_CURVE, BETA_RECALL_CURVE)
-#: Per-sample keys: the first four are per synthetic sample, the last two per real sample.
-SAMPLE_KEYS = ("alpha_level", "authentic", "distance_to_real", "nearest_real_index", "covered", "beta_level")
+#: Per-sample keys: the first four are per synthetic sample, the last four per real sample.
+SAMPLE_KEYS = (
+    "alpha_level",
+    "authentic",
+    "distance_to_real",
+    "nearest_real_index",
+    "covered",
+    "beta_level",
+    "distance_to_synthetic",
+    "real_nearest_neighbor_distance",
+)
 #: Confidence-interval keys (``<scalar>_lower``, ``<scalar>_upper``).
 INTERVAL_KEYS = tuple(f"{key}_{bound}" for key in SCALAR_KEYS for bound in ("lower", "upper"))
 

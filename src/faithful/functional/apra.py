@@ -123,6 +123,10 @@ def _alpha_precision_beta_recall_authenticity_compute(
             nearest_real_index=nearest,
             covered=in_ball,
             beta_level=beta_level.to(dtype),
+            # For the audit views: how far the generator stays from each real sample (missed modes), and
+            # NND_1, the yardstick of authenticity (a copy is closer to its real sample than this).
+            distance_to_synthetic=neighbors.real_to_synthetic.sqrt().to(dtype),
+            real_nearest_neighbor_distance=stats.knn[:, 0].sqrt().to(dtype),
         )
     return result
 
@@ -189,7 +193,8 @@ def alpha_precision_beta_recall_authenticity(
         - with ``sample_level=True``, per synthetic sample ``(m,)``: ``alpha_level`` (smallest α whose
           α-support holds the sample; ``inf`` beyond every real sample), ``authentic`` (bool),
           ``distance_to_real`` and ``nearest_real_index``; per real sample ``(n,)``: ``covered`` (bool,
-          at β = 1) and ``beta_level`` (``inf`` when not covered).
+          at β = 1), ``beta_level`` (``inf`` when not covered), ``distance_to_synthetic`` (to the nearest
+          synthetic sample) and ``real_nearest_neighbor_distance`` (NND_1, to the nearest other real sample).
         - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``,
           ``beta_recall_lower``, ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d).
 

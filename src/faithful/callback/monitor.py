@@ -1,121 +1,45 @@
 r"""``FaithfulnessMonitor``: α-precision, β-recall and authenticity of a generator while it trains.
 
-A :class:`lightning.pytorch.Callback` around :class:`faithful.AlphaPrecisionBetaRecallAuthenticity`. The real
-reference (by default the training data: authenticity is about copying what the generator was trained on) is read
-and embedded once when training starts; at the end of every evaluated validation epoch the monitor draws seeded
-samples from the generator, logs IPα, IRβ and authenticity as scalars (so ``ModelCheckpoint`` and ``EarlyStopping``
-can monitor them) and draws both curves into TensorBoard.
+A :class:`lightning.pytorch.Callback` around :class:`faithful.AlphaPrecisionBetaRecallAuthenticity`. This module holds
+the class and its hooks; the other jobs live next to it: :mod:`~faithful.callback.arguments` (constructor checks),
+:mod:`~faithful.callback.reference` (reading the real reference, bounded, and finding raw real samples again),
+:mod:`~faithful.callback.sampling` (seeded generation, re-drawing single batches), :mod:`~faithful.callback.features`
+(embedding, the one-class fit) and :mod:`~faithful.callback.tensorboard` (curves and audit views).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
+from faithful.callback.arguments import check_arguments, check_one_class_kwargs
+from faithful.callback.features import embed, fit_one_class, flatten
+from faithful.callback.reference import RealFn, RealRows, default_real_fn, read_reference
+from faithful.callback.sampling import SampleFn, batch_layout, draw, forked_rng, redraw
+from faithful.callback.tensorboard import log_audit, log_curves, tensorboard_loggers
 from faithful.functional._checks import ALPHA_PRECISION, AUTHENTICITY, BETA_RECALL, SCALAR_KEYS, _check_options
 from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
-__all__ = ["EMBEDDINGS", "REAL_SOURCES", "FaithfulnessMonitor", "default_real_fn"]
+__all__ = ["FaithfulnessMonitor"]
 
-log = logging.getLogger(__name__)
-
-#: Named real references (``real=...``); a tensor or a DataLoader/iterable of batches is accepted as well.
-REAL_SOURCES = {
-    "train": "the training data (trainer.train_dataloader's dataset): authenticity measures copying of it",
-    "val": "the validation data (trainer.val_dataloaders' dataset)",
-}
-
-#: Named embeddings (``embedding=...``); any ``torch.nn.Module`` is accepted as well.
-EMBEDDINGS = {
-    None: "identity: samples are flattened to vectors",
-    "one-class": "faithful.OneClassEmbedding (Deep SVDD) fitted on the real reference when training starts",
-}
-
-SampleFn = Callable[["pl.LightningModule", int, torch.Generator], Tensor]
-RealFn = Callable[[Any], Tensor]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def default_real_fn(batch: Any) -> Tensor:
-    """The samples of a batch: the batch itself if it is a tensor, else the first element of a tuple/list batch.
-
-    Raises:
-        MisconfigurationException: for a dict batch or anything else it cannot read; the message says how to pass
-            a ``real_fn``.
-    """
-    if isinstance(batch, Tensor):
-        return batch
-    if isinstance(batch, (tuple, list)) and len(batch) > 0 and isinstance(batch[0], Tensor):
-        return batch[0]
-    if isinstance(batch, Mapping):
-        key = next((k for k, v in batch.items() if isinstance(v, Tensor)), "<key>")
-        raise MisconfigurationException(
-            f"FaithfulnessMonitor cannot tell which entry of a dict batch holds the samples (keys: {list(batch)}). "
-            f"Pass `real_fn`, e.g. `FaithfulnessMonitor(real_fn=lambda batch: batch[{key!r}])`."
-        )
-    raise MisconfigurationException(
-        f"FaithfulnessMonitor cannot read samples from a batch of type {type(batch).__name__}: expected a tensor or a "
-        f"tuple/list whose first element is a tensor. Pass `real_fn=lambda batch: ...` returning the samples as a "
-        f"tensor of shape (batch_size, ...)."
-    )
-
-
-def _batch_seed(seed: int, index: int) -> int:
-    """Seed of generation batch ``index``: independent streams per batch, the same whichever process draws it."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
-@contextmanager
-def _forked_rng(device: torch.device) -> Iterator[None]:
-    """Restore the global CPU RNG (and the module's CUDA device's) on exit: training randomness stays untouched."""
-    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        yield
-
-
-def _seed_global(seed: int, device: torch.device) -> None:
-    # Only this process's device: torch.manual_seed would reseed every visible GPU, outside the fork.
-    torch.random.default_generator.manual_seed(seed)
-    if device.type == "cuda":
-        with torch.cuda.device(device):
-            torch.cuda.manual_seed(seed)
-
-
-def _accepts_generator(fn: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # builtins and C extensions without a signature
-        return False
-    return any(p.name == "generator" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
-def _flatten(x: Tensor) -> Tensor:
-    return x.reshape(x.shape[0], -1)
+log = logging.getLogger("faithful.callback")
 
 
 class FaithfulnessMonitor(Callback):
-    r"""Log α-precision (IPα), β-recall (IRβ) and authenticity of a generator at the end of validation epochs.
+    r"""Log α-precision (IPα), β-recall (IRβ) and authenticity of a generator, and show which samples are why.
 
     **Real reference.** When training starts (``on_train_start``, where Lightning has built the dataloaders and
     restored a checkpoint) the monitor reads the real reference once: by default the *training* data, because
@@ -123,7 +47,10 @@ class FaithfulnessMonitor(Callback):
     sequentially in a plain, non-distributed ``DataLoader``, so under DDP every process sees every sample exactly
     once (``DistributedSampler`` padding would duplicate samples, and a duplicate makes its twin's nearest-neighbour
     distance 0). ``real_fn(batch)`` picks the samples out of a batch. With ``max_real_samples`` a seeded random
-    subset (the same on every process and every run) is kept. The reference is embedded once; the metric caches it
+    subset of a map-style dataset (the same on every process and every run) is read, and only it; a stream (an
+    ``IterableDataset`` or an iterable of batches) is read up to its first ``max_real_samples`` samples or
+    ``limit_train_batches`` batches, and a stream without ``__len__`` needs one of the two (it may never end). See
+    :mod:`faithful.callback.reference`. The reference is embedded once; the metric caches it
     and everything derived from it alone (``reset_real_features=False``), so an evaluation only pays for the
     synthetic side. Under DDP each process holds a disjoint contiguous slice; the metric gathers them.
 
@@ -143,8 +70,12 @@ class FaithfulnessMonitor(Callback):
     broadcasts the weights. Its ``state_dict`` is saved in the callback's checkpoint state and reused on resume, so
     a resumed run measures with exactly the same instrument (a few hundred kB for the default sizes).
 
-    **Logging.** At the end of an evaluated validation epoch (not during the sanity check, and only in
-    ``trainer.fit``) every process computes the same result; the monitor logs ``{prefix}alpha_precision``,
+    **When.** At the end of an evaluated validation epoch (not during the sanity check, and only in
+    ``trainer.fit``). A module without ``validation_step`` (a GAN often has no validation loop) is evaluated at the
+    end of training epochs instead, with the same keys, so ``ModelCheckpoint`` and ``EarlyStopping`` check them
+    there; a module with a ``validation_step`` but no validation data is an error.
+
+    **Logging.** Every process computes the same result; the monitor logs ``{prefix}alpha_precision``,
     ``{prefix}beta_recall`` and ``{prefix}authenticity`` as 0-d tensors with ``pl_module.log(..., sync_dist=False)``
     (the values are identical on every process), draws both curves into every ``TensorBoardLogger`` as the image
     ``{prefix}curves`` (rank 0, when ``log_curves``), and drops the synthetic samples. If any generated sample (or
@@ -153,6 +84,17 @@ class FaithfulnessMonitor(Callback):
     training continues otherwise. Per evaluation the seconds spent on generation, embedding and the metric go to
     :attr:`last_timings` and to the ``faithful.callback`` logger at INFO level (rank 0); :attr:`history` keeps the
     values of every evaluation.
+
+    **Audit views.** Every ``audit_every_n_evaluations``-th evaluation (the first included; ``0``: never) each
+    ``TensorBoardLogger`` gets, on rank 0, the histograms ``{prefix}distance_to_real`` and ``{prefix}alpha_level``
+    and three views of ``num_audit_samples`` rows (:mod:`faithful.views`): ``{prefix}audit/copies`` (the least
+    authentic generated samples, each beside its nearest real sample), ``{prefix}audit/atypical`` (highest α-level)
+    and ``{prefix}audit/missed`` (uncovered real samples farthest from any generated one). Image-shaped samples
+    (``(C, H, W)`` with C in {1, 3}, ``(H, W)``, or made so by ``image_shape`` / ``to_image``) give labelled image
+    grids, other samples Markdown tables (``add_text``). Memory stays bounded: no raw generated sample is kept; the
+    shown ones are re-drawn (only their seeded generation batches) and the shown real ones are read again by index
+    (tensor or map-style dataset), taken from the features (identity embedding) or, for a stream seen through
+    another embedding, from a CPU copy of the raw reference that only then is kept.
 
     **Skipped epochs.** With ``every_n_epochs=n`` the monitor evaluates when ``(epoch + 1) % n == 0``, like
     ``Trainer(check_val_every_n_epoch=n)``. Lightning's ``trainer.callback_metrics`` keeps the last logged value
@@ -170,15 +112,17 @@ class FaithfulnessMonitor(Callback):
     prefixes) can share a Trainer.
 
     Misconfiguration fails before the first training step with a message that says how to fix it: bad constructor
-    arguments (here), and, when fitting starts, a module without ``sample`` and no ``sample_fn``, no validation
-    loop, a batch ``real_fn`` cannot read, fewer real samples than ``k + 1``, or generated samples that do not
+    arguments (here), and, when fitting starts, a module without ``sample`` and no ``sample_fn``, a
+    ``validation_step`` without validation data, a stream without ``__len__`` and no bound, a batch ``real_fn`` cannot
+    read, fewer real samples than ``k + 1``, or generated samples that do not
     match the real ones.
 
     Args:
         real: ``"train"`` (default), ``"val"``, a tensor of real samples (samples along dim 0) or a DataLoader /
             iterable of batches.
         num_samples: synthetic samples per evaluation. ``None``: as many as real samples in the reference.
-        max_real_samples: keep at most this many real samples (a random subset seeded by ``seed``). ``None``: all.
+        max_real_samples: read at most this many real samples: a random subset seeded by ``seed`` of a map-style
+            dataset or tensor, the first ones of a stream. ``None``: all (a stream needs ``__len__`` or a bound).
         sample_fn: ``sample_fn(pl_module, n, generator) -> Tensor`` of ``n`` samples. ``None``: ``pl_module.sample``.
         real_fn: ``real_fn(batch) -> Tensor`` of the real samples in a batch. ``None``: :func:`default_real_fn`.
         embedding: ``None``, ``"one-class"`` or a ``torch.nn.Module`` (see above).
@@ -196,6 +140,12 @@ class FaithfulnessMonitor(Callback):
         protocol: ``"paper"`` or ``"reference"`` (see the metric).
         num_thresholds: grid points of the curves; ``None``: the protocol's default.
         chunk_size: the metric's distance block size; ``None`` picks one.
+        audit_every_n_evaluations: log the audit views and histograms every this many evaluations (the first
+            evaluation included); ``0`` turns them off.
+        num_audit_samples: rows of each audit view.
+        image_shape: ``(C, H, W)`` or ``(H, W)`` each sample is reshaped to for the audit grids (e.g. ``(1, 8, 8)``
+            for flattened 8x8 digits). ``None``: image-shaped samples are shown as images, others as tables.
+        to_image: ``to_image(samples) -> (N, C, H, W)`` for the audit grids, instead of ``image_shape``.
 
     Raises:
         ValueError: if an argument is out of range or not one of the listed options.
@@ -224,7 +174,7 @@ class FaithfulnessMonitor(Callback):
         >>> trainer = pl.Trainer(max_epochs=2, callbacks=[monitor], logger=False, enable_checkpointing=False,
         ...                      enable_progress_bar=False, enable_model_summary=False)
         >>> trainer.fit(ShiftedNoise(), train_dataloaders=data, val_dataloaders=data)
-        >>> sorted(trainer.callback_metrics)
+        >>> sorted(trainer.callback_metrics)  # no TensorBoard logger here: no audit views
         ['val/alpha_precision', 'val/authenticity', 'val/beta_recall']
         >>> [entry["epoch"] for entry in monitor.history], monitor.num_real
         ([0, 1], 300)
@@ -252,51 +202,30 @@ class FaithfulnessMonitor(Callback):
         protocol: str = "paper",
         num_thresholds: int | None = None,
         chunk_size: int | None = None,
+        audit_every_n_evaluations: int = 1,
+        num_audit_samples: int = 8,
+        image_shape: Sequence[int] | None = None,
+        to_image: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(real, str):
-            if real not in REAL_SOURCES:
-                raise ValueError(
-                    f"Expected argument `real` to be one of {tuple(REAL_SOURCES)}, a tensor or a DataLoader, "
-                    f"but got {real!r}."
-                )
-        elif isinstance(real, Tensor):
-            if real.ndim == 0 or real.shape[0] == 0 or real.is_complex():
-                raise ValueError(
-                    f"Expected argument `real` as a tensor to hold real samples along dim 0, but got shape "
-                    f"{tuple(real.shape)} and dtype {real.dtype}."
-                )
-        elif not isinstance(real, Iterable):
-            raise ValueError(
-                f"Expected argument `real` to be one of {tuple(REAL_SOURCES)}, a tensor or a DataLoader, "
-                f"but got {type(real).__name__}."
-            )
-        for name, value in (("num_samples", num_samples), ("max_real_samples", max_real_samples)):
-            if value is not None and (not _is_int(value) or value < 1):
-                raise ValueError(f"Expected argument `{name}` to be None or a positive integer, but got {value!r}.")
-        for name, value in (("every_n_epochs", every_n_epochs), ("batch_size", batch_size)):
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"Expected argument `{name}` to be a positive integer, but got {value!r}.")
-        if not _is_int(seed) or seed < 0:
-            raise ValueError(f"Expected argument `seed` to be a non-negative integer, but got {seed!r}.")
-        for name, fn in (("sample_fn", sample_fn), ("real_fn", real_fn)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"Expected argument `{name}` to be None or callable, but got {type(fn).__name__}.")
-        if not isinstance(prefix, str):
-            raise ValueError(f"Expected argument `prefix` to be a string, but got {prefix!r}.")
-        if not isinstance(log_curves, bool):
-            raise ValueError(f"Expected argument `log_curves` to be a bool, but got {log_curves!r}.")
-        if not (isinstance(embedding, nn.Module) or (isinstance(embedding, str) or embedding is None)):
-            raise TypeError(
-                f"Expected argument `embedding` to be one of {tuple(EMBEDDINGS)} or a torch.nn.Module, "
-                f"but got {type(embedding).__name__}."
-            )
-        if not isinstance(embedding, nn.Module) and embedding not in EMBEDDINGS:
-            raise ValueError(
-                f"Expected argument `embedding` to be one of {tuple(EMBEDDINGS)} or a torch.nn.Module, "
-                f"but got {embedding!r}."
-            )
-        self._embedding_kwargs = self._check_one_class_kwargs(embedding, embedding_kwargs, fit_kwargs)
+        self.image_shape = check_arguments(
+            real=real,
+            num_samples=num_samples,
+            max_real_samples=max_real_samples,
+            every_n_epochs=every_n_epochs,
+            batch_size=batch_size,
+            seed=seed,
+            sample_fn=sample_fn,
+            real_fn=real_fn,
+            prefix=prefix,
+            log_curves=log_curves,
+            embedding=embedding,
+            audit_every_n_evaluations=audit_every_n_evaluations,
+            num_audit_samples=num_audit_samples,
+            image_shape=image_shape,
+            to_image=to_image,
+        )
+        self._embedding_kwargs = check_one_class_kwargs(embedding, embedding_kwargs, fit_kwargs)
         self._fit_kwargs = dict(fit_kwargs or {})
         # The metric checks these again; checking here makes a typo fail at construction, not at fit start.
         self._k, self._num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
@@ -316,6 +245,9 @@ class FaithfulnessMonitor(Callback):
         self.protocol = protocol
         self.num_thresholds = num_thresholds
         self.chunk_size = chunk_size
+        self.audit_every_n_evaluations = audit_every_n_evaluations
+        self.num_audit_samples = num_audit_samples
+        self.to_image = to_image
 
         #: The metric, created when training starts; holds the embedded real reference.
         self.metric: AlphaPrecisionBetaRecallAuthenticity | None = None
@@ -323,7 +255,9 @@ class FaithfulnessMonitor(Callback):
         self.embedding_module: nn.Module | None = embedding if isinstance(embedding, nn.Module) else None
         #: Real samples in the reference, all processes together (set when training starts).
         self.num_real: int | None = None
-        #: Seconds of the last evaluation: ``generation``, ``embedding``, ``metric``, ``total``.
+        #: ``"validation"`` (end of validation epochs) or ``"train"`` (end of training epochs: no validation loop).
+        self.evaluates_on: str | None = None
+        #: Seconds of the last evaluation: ``generation``, ``embedding``, ``metric``, ``total`` (and ``audit``).
         self.last_timings: dict[str, float] = {}
         #: Seconds spent when training started: ``read_real``, ``fit_embedding`` (one-class, when it was
         #: fitted rather than restored from a checkpoint), ``embed_real``.
@@ -332,41 +266,14 @@ class FaithfulnessMonitor(Callback):
         self.last_num_nonfinite = 0
         #: One entry per evaluation: ``epoch``, ``step`` and the three values as floats (NaN if non-finite).
         self.history: list[dict[str, float | int]] = []
+        #: The rows of the last audit (rank 0): view name -> indices (synthetic for copies/atypical, real for missed).
+        self.last_audit: dict[str, list[int]] = {}
         self._embedding_state: dict[str, Tensor] | None = None
         self._real_shape: tuple[int, ...] | None = None
+        self._real_rows: RealRows | None = None
+        self._audits = False
+        self._grid_shape: tuple[int, ...] | None = None
         self._dtype = torch.float32
-
-    # ------------------------------------------------------------------------------------------ arguments
-
-    @staticmethod
-    def _check_one_class_kwargs(
-        embedding: object, embedding_kwargs: Mapping[str, Any] | None, fit_kwargs: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        for name, kwargs in (("embedding_kwargs", embedding_kwargs), ("fit_kwargs", fit_kwargs)):
-            if kwargs is None:
-                continue
-            if not isinstance(kwargs, Mapping):
-                raise ValueError(f"Expected argument `{name}` to be None or a dict, but got {type(kwargs).__name__}.")
-            if embedding != "one-class" and kwargs:
-                raise ValueError(
-                    f"Argument `{name}` is only used with `embedding='one-class'`, but got embedding={embedding!r}."
-                )
-        if embedding != "one-class":
-            return {}
-        from faithful.embedding import OneClassEmbedding
-
-        embedding_kwargs = dict(embedding_kwargs or {})
-        allowed = [p for p in inspect.signature(OneClassEmbedding).parameters if p != "in_features"]
-        unknown = sorted(set(embedding_kwargs) - set(allowed))
-        if unknown:
-            raise ValueError(f"Expected the keys of `embedding_kwargs` to be among {allowed}, but got {unknown}.")
-        allowed_fit = [p for p in inspect.signature(OneClassEmbedding.fit).parameters if p not in ("self", "real")]
-        unknown = sorted(set(fit_kwargs or {}) - set(allowed_fit))
-        if unknown:
-            raise ValueError(f"Expected the keys of `fit_kwargs` to be among {allowed_fit}, but got {unknown}.")
-        # Building one now checks the values (sizes, objective, nu...) at construction rather than at fit start.
-        OneClassEmbedding(1, **embedding_kwargs)
-        return embedding_kwargs
 
     @property
     @override
@@ -388,12 +295,26 @@ class FaithfulnessMonitor(Callback):
                 f"{type(pl_module).__name__} has no `sample` method. Add `def sample(self, n, generator=None) -> "
                 f"Tensor` to it, or pass `FaithfulnessMonitor(sample_fn=lambda module, n, generator: ...)`."
             )
-        if not is_overridden("validation_step", pl_module) or trainer.limit_val_batches == 0:
-            raise MisconfigurationException(
-                "FaithfulnessMonitor evaluates at the end of validation epochs, but this Trainer runs no validation "
-                "loop. Give the module a `validation_step` (it may do nothing: `def validation_step(self, batch, "
-                "batch_idx): pass`) and a val dataloader, and keep `limit_val_batches` above 0 (1 batch is enough)."
-            )
+        if is_overridden("validation_step", pl_module):
+            data_source = getattr(trainer.fit_loop.epoch_loop.val_loop, "_data_source", None)
+            has_val_data = data_source is None or data_source.is_defined()
+            if not has_val_data or trainer.limit_val_batches == 0:
+                why = "`limit_val_batches=0`" if has_val_data else "no validation data"
+                raise MisconfigurationException(
+                    f"FaithfulnessMonitor evaluates at the end of validation epochs, but {type(pl_module).__name__} "
+                    f"has a `validation_step` and the Trainer has {why}, so no validation loop runs. Pass val "
+                    f"dataloaders (1 batch is enough: `limit_val_batches=1`), or remove the `validation_step`: "
+                    f"without one the monitor evaluates at the end of training epochs."
+                )
+            self.evaluates_on = "validation"
+        else:
+            if self.real == "val":
+                raise MisconfigurationException(
+                    f"FaithfulnessMonitor(real='val') reads the validation data, but {type(pl_module).__name__} has "
+                    f"no `validation_step`, so the Trainer runs no validation loop. Use `real='train'` or pass the "
+                    f"real reference explicitly: `real=<tensor or DataLoader>`."
+                )
+            self.evaluates_on = "train"
         if self.every_n_epochs > 1:
             watched = {self._name(key) for key in SCALAR_KEYS}
             for cb in trainer.callbacks:  # type: ignore[attr-defined]
@@ -414,9 +335,16 @@ class FaithfulnessMonitor(Callback):
         device = pl_module.device
         world_size, rank = trainer.world_size, trainer.global_rank
         start = time.perf_counter()
-        with _forked_rng(device):  # iterating a DataLoader draws its base seed from the global RNG
-            reference = self._read_reference(trainer)
-        reference = self._subsample(reference)
+        with forked_rng(device):  # iterating a DataLoader draws its base seed from the global RNG
+            read = read_reference(
+                self.real,
+                trainer,
+                self.real_fn,
+                max_real_samples=self.max_real_samples,
+                seed=self.seed,
+                batch_size=self.batch_size,
+            )
+        reference = read.samples
         self.setup_timings = {"read_real": time.perf_counter() - start}
         k = self._k
         if reference.shape[0] < k + 1:
@@ -425,7 +353,7 @@ class FaithfulnessMonitor(Callback):
                 f"{k + 1} (each real sample's k nearest other real samples). Use more real data, a smaller "
                 f"`k`, or a larger `max_real_samples`."
             )
-        bad_rows = int((~torch.isfinite(_flatten(reference))).any(dim=1).sum())
+        bad_rows = int((~torch.isfinite(flatten(reference))).any(dim=1).sum())
         if bad_rows:  # checked on the whole reference, so every process raises (no process waits for the others)
             raise MisconfigurationException(
                 f"FaithfulnessMonitor's real reference holds NaN or inf values in {bad_rows} of its "
@@ -439,7 +367,17 @@ class FaithfulnessMonitor(Callback):
         dry_run = self._dry_run(pl_module)
 
         if self.embedding == "one-class":
-            self.embedding_module = self._one_class(trainer, pl_module, _flatten(reference).to(self._dtype))
+            self.embedding_module, self._embedding_state = fit_one_class(
+                trainer,
+                pl_module,
+                flatten(reference).to(self._dtype),
+                embedding_kwargs=self._embedding_kwargs,
+                fit_kwargs=self._fit_kwargs,
+                state=self._embedding_state,
+                seed=self.seed,
+                prefix=self.prefix,
+                timings=self.setup_timings,
+            )
         elif self.embedding_module is not None:
             self.embedding_module.to(device)
 
@@ -473,6 +411,8 @@ class FaithfulnessMonitor(Callback):
         self.setup_timings["embed_real"] = time.perf_counter() - start
         if isinstance(self.embedding, nn.Module):
             self._check_embedded_dry_run(dry_run, device)
+        self._prepare_audit(trainer, read.rows, features, reference)
+        del reference, local
         if trainer.is_global_zero:
             log.info(
                 "FaithfulnessMonitor(prefix=%r): %d real samples of shape %s, %s; read in %.2f s, embedded in %.2f s%s",
@@ -487,97 +427,28 @@ class FaithfulnessMonitor(Callback):
                 else "",
             )
 
-    def _loader_of(self, trainer: pl.Trainer) -> Any:
-        if not isinstance(self.real, str):
-            return self.real
-        if self.real == "train":
-            loaders = trainer.train_dataloader
-        else:
-            if trainer.val_dataloaders is None:  # no sanity check ran: build them now, as the val loop would
-                trainer.fit_loop.epoch_loop.val_loop.setup_data()
-            loaders = trainer.val_dataloaders
-        if isinstance(loaders, (list, tuple)) and len(loaders) == 1:
-            loaders = loaders[0]
-        if loaders is None or isinstance(loaders, (Mapping, list, tuple)):
-            got = "no dataloader" if loaders is None else f"{len(loaders)} dataloaders"
-            raise MisconfigurationException(
-                f"FaithfulnessMonitor(real={self.real!r}) needs exactly one {self.real} dataloader, but the Trainer "
-                f"has {got}. Pass the real reference explicitly: `FaithfulnessMonitor(real=<tensor or DataLoader>)`."
-            )
-        return loaders
+    def _prepare_audit(self, trainer: pl.Trainer, rows: RealRows, features: Tensor, reference: Tensor) -> None:
+        """Decide how the audit finds raw real samples again, and whether samples are shown as images."""
+        self._real_rows = None
+        # The same on every process: all of them take part in gathering the per-sample scores.
+        self._audits = bool(self.audit_every_n_evaluations) and bool(tensorboard_loggers(trainer))
+        if not self._audits or not trainer.is_global_zero:
+            return
+        if rows.needs_copy():
+            if self.embedding is None and trainer.world_size == 1:
+                rows.use_features(features, self._real_shape or ())  # the features are the flattened samples
+            else:  # a stream seen through an embedding: the only way back to its raw samples is a copy
+                rows.keep_copy(reference.clone())
+        self._real_rows = rows
+        from faithful.plotting import as_images
 
-    def _sequential(self, loader: Any) -> Any:
-        """A plain, non-distributed, unshuffled DataLoader over ``loader``'s dataset (anything else: as is)."""
-        if not isinstance(loader, DataLoader):
-            return loader
-        dataset = loader.dataset
-        if isinstance(dataset, IterableDataset):
-            return DataLoader(dataset, batch_size=loader.batch_size, collate_fn=loader.collate_fn)
-        if loader.batch_sampler is None:  # automatic batching off: every item is a batch already
-            return DataLoader(dataset, batch_size=None, shuffle=False, collate_fn=loader.collate_fn)
-        return DataLoader(
-            dataset,
-            batch_size=loader.batch_size or self.batch_size,
-            shuffle=False,
-            drop_last=False,
-            collate_fn=loader.collate_fn,
-            num_workers=loader.num_workers,
-            worker_init_fn=loader.worker_init_fn,
-            multiprocessing_context=loader.multiprocessing_context if loader.num_workers else None,
-        )
-
-    def _read_reference(self, trainer: pl.Trainer) -> Tensor:
-        if isinstance(self.real, Tensor):
-            samples = self.real.detach().cpu()
-        else:
-            chunks: list[Tensor] = []
-            for index, batch in enumerate(self._sequential(self._loader_of(trainer))):
-                try:
-                    x = self.real_fn(batch)
-                except MisconfigurationException:
-                    raise
-                except Exception as err:
-                    raise MisconfigurationException(
-                        f"FaithfulnessMonitor's `real_fn` failed on real batch {index} (a {type(batch).__name__}): "
-                        f"{err!r}. Pass a `real_fn(batch)` that returns the samples as a tensor."
-                    ) from err
-                if not isinstance(x, Tensor) or x.ndim == 0:
-                    raise MisconfigurationException(
-                        f"FaithfulnessMonitor's `real_fn` returned {type(x).__name__} "
-                        f"{'of shape ()' if isinstance(x, Tensor) else ''} for real batch {index}; it must return "
-                        f"the samples as a tensor of shape (batch_size, ...). Pass a `real_fn` that does."
-                    )
-                if chunks and x.shape[1:] != chunks[0].shape[1:]:
-                    raise MisconfigurationException(
-                        f"FaithfulnessMonitor read real samples of shape {tuple(chunks[0].shape[1:])} and then "
-                        f"{tuple(x.shape[1:])} (batch {index}); every real sample must have the same shape."
-                    )
-                chunks.append(x.detach().cpu())
-            if not chunks:
-                raise MisconfigurationException(
-                    f"FaithfulnessMonitor(real={self.real if isinstance(self.real, str) else 'loader'}) found no "
-                    f"real batches. Give it data, or pass `real=<tensor>`."
-                )
-            samples = torch.cat(chunks)
-        if samples.is_complex() or samples.dtype == torch.bool:
-            raise MisconfigurationException(
-                f"FaithfulnessMonitor's real samples have dtype {samples.dtype}; they must be real numbers."
-            )
-        if not samples.is_floating_point() or samples.dtype in (torch.float16, torch.bfloat16):
-            samples = samples.float()  # integers (e.g. uint8 images) and half precision: measure in float32
-        return samples
-
-    def _subsample(self, reference: Tensor) -> Tensor:
-        if self.max_real_samples is None or reference.shape[0] <= self.max_real_samples:
-            return reference
-        generator = torch.Generator().manual_seed(self.seed)
-        keep = torch.randperm(reference.shape[0], generator=generator)[: self.max_real_samples].sort().values
-        return reference[keep]
+        probe = as_images(torch.zeros(1, *(self._real_shape or ())), self.image_shape or self.to_image)
+        self._grid_shape = tuple(probe.shape[1:]) if probe is not None else None
 
     def _dry_run(self, pl_module: pl.LightningModule) -> Tensor:
         """Draw 2 samples (seeded, RNG forked) so a broken ``sample_fn`` fails before the first training step."""
-        with _forked_rng(pl_module.device):
-            samples = self._draw(pl_module, 2, 0)
+        with forked_rng(pl_module.device):
+            samples = draw(pl_module, self.sample_fn, 2, self.seed, 0)
         assert self._real_shape is not None
         per_sample = math.prod(self._real_shape)
         if not isinstance(self.embedding, nn.Module) and samples[0].numel() != per_sample:
@@ -605,99 +476,32 @@ class FaithfulnessMonitor(Callback):
                 f"Make the generator's samples match the real data, or pick the real samples with `real_fn`."
             )
 
-    def _draw(self, pl_module: pl.LightningModule, n: int, batch_index: int) -> Tensor:
-        """Generation batch ``batch_index`` of ``n`` samples (call inside :func:`_forked_rng`)."""
-        device = pl_module.device
-        seed = _batch_seed(self.seed, batch_index)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        _seed_global(seed, device)  # for a `sample` that ignores `generator` and draws from the global RNG
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            with torch.no_grad():
-                if self.sample_fn is not None:
-                    samples = self.sample_fn(pl_module, n, generator)
-                else:
-                    sample = cast(Callable[..., Tensor], pl_module.sample)
-                    samples = sample(n, generator=generator) if _accepts_generator(sample) else sample(n)
-        finally:
-            pl_module.train(was_training)
-        if not isinstance(samples, Tensor) or samples.ndim == 0 or samples.shape[0] != n:
-            got = f"shape {tuple(samples.shape)}" if isinstance(samples, Tensor) else type(samples).__name__
-            raise MisconfigurationException(
-                f"FaithfulnessMonitor asked {'`sample_fn`' if self.sample_fn else '`pl_module.sample`'} for {n} "
-                f"samples and got {got}; it must return a tensor of shape ({n}, ...)."
-            )
-        return samples.detach()
-
-    def _one_class(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reference: Tensor) -> nn.Module:
-        from faithful.embedding import OneClassEmbedding
-
-        device = pl_module.device
-        embedding = OneClassEmbedding(reference.shape[1], **self._embedding_kwargs)
-        state = self._embedding_state
-        if state is not None:
-            try:
-                embedding.load_state_dict(state)
-            except (RuntimeError, KeyError) as err:  # a checkpoint of another configuration: refit
-                rank_zero_warn(
-                    f"FaithfulnessMonitor(prefix={self.prefix!r}) could not reuse the one-class embedding saved in "
-                    f"the checkpoint ({err}); fitting a new one, so values are not comparable to the earlier run's."
-                )
-                state = None
-        if state is None:
-            fit_kwargs = {
-                "seed": self.seed,
-                "device": device,
-                "progress": trainer.is_global_zero and trainer.progress_bar_callback is not None,
-                **self._fit_kwargs,
-            }
-            # Rank 0 fits and broadcasts: the instrument must be identical on every process, which two
-            # independent fits guarantee on the CPU but not on every GPU.
-            start = time.perf_counter()
-            if trainer.is_global_zero:
-                embedding.fit(reference, **fit_kwargs)
-                state = {key: value.cpu() for key, value in embedding.state_dict().items()}
-            state = trainer.strategy.broadcast(state, src=0)
-            self.setup_timings["fit_embedding"] = time.perf_counter() - start
-            assert state is not None
-            embedding.load_state_dict(state)
-        self._embedding_state = {key: value.detach().cpu().clone() for key, value in embedding.state_dict().items()}
-        embedding.to(device).eval().requires_grad_(False)
-        return embedding
+    def _embed(self, samples: Tensor, device: torch.device) -> tuple[Tensor, int]:
+        return embed(
+            samples,
+            self.embedding_module,
+            flatten_input=self.embedding == "one-class",
+            batch_size=self.batch_size,
+            device=device,
+            dtype=self._dtype,
+        )
 
     # ------------------------------------------------------------------------------------------ evaluation
 
-    def _embed(self, samples: Tensor, device: torch.device) -> tuple[Tensor, int]:
-        """Embedded ``(N, d)`` features of ``samples`` and how many rows (raw or embedded) are non-finite."""
-        module = self.embedding_module
-        outputs: list[Tensor] = []
-        nonfinite = 0
-        was_training = module.training if module is not None else False
-        if module is not None:
-            module.eval()
-        try:
-            for chunk in samples.split(self.batch_size) if samples.shape[0] else [samples]:
-                chunk = chunk.to(device)
-                if not chunk.is_floating_point() or chunk.dtype in (torch.float16, torch.bfloat16):
-                    chunk = chunk.float()
-                bad = ~torch.isfinite(_flatten(chunk)).all(dim=1)
-                if module is None:
-                    features = _flatten(chunk)
-                else:
-                    with torch.no_grad():
-                        features = _flatten(module(_flatten(chunk) if self.embedding == "one-class" else chunk))
-                bad |= ~torch.isfinite(features).all(dim=1)
-                nonfinite += int(bad.sum())
-                outputs.append(features.to(self._dtype))
-        finally:
-            if module is not None:
-                module.train(was_training)
-        return torch.cat(outputs), nonfinite
-
     @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or self.metric is None:
+        if self.evaluates_on == "validation" and not trainer.sanity_checking:
+            self._maybe_evaluate(trainer, pl_module)
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # No validation loop: evaluate here. Non-monitoring callbacks run before EarlyStopping/ModelCheckpoint
+        # in this hook, so both see this epoch's values.
+        if self.evaluates_on == "train":
+            self._maybe_evaluate(trainer, pl_module)
+
+    def _maybe_evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING or self.metric is None:
             return
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
@@ -708,19 +512,19 @@ class FaithfulnessMonitor(Callback):
         device = pl_module.device
         world_size, rank = trainer.world_size, trainer.global_rank
         total = self.num_samples if self.num_samples is not None else self.num_real
-        sizes = [min(self.batch_size, total - start) for start in range(0, total, self.batch_size)]
+        sizes = batch_layout(total, self.batch_size)
 
         start = time.perf_counter()
         generation = embedding = 0.0
         features: list[Tensor] = []
         nonfinite = 0
-        with _forked_rng(device):
+        with forked_rng(device):
             # Batch i has its own seed and goes to process i % world_size: the union over processes is the set
             # one process draws, whatever the number of processes. Each batch is embedded at once, so only the
             # features (not the raw samples, e.g. images) of a whole evaluation are held in memory.
             for index in range(rank, len(sizes), world_size):
                 tick = time.perf_counter()
-                batch = self._draw(pl_module, sizes[index], index)
+                batch = draw(pl_module, self.sample_fn, sizes[index], self.seed, index)
                 tock = time.perf_counter()
                 embedded, bad = self._embed(batch, device)
                 del batch
@@ -734,6 +538,8 @@ class FaithfulnessMonitor(Callback):
         nonfinite = int(trainer.strategy.reduce(torch.tensor(nonfinite, device=device), reduce_op="sum").item())
         self.last_num_nonfinite = nonfinite
         result: dict[str, Tensor] | None = None
+        scores: dict[str, Tensor] | None = None
+        audit = self._audits and len(self.history) % self.audit_every_n_evaluations == 0
         if nonfinite:
             rank_zero_warn(
                 f"FaithfulnessMonitor(prefix={self.prefix!r}) at epoch {trainer.current_epoch}: {nonfinite} of "
@@ -749,13 +555,20 @@ class FaithfulnessMonitor(Callback):
                 self.metric.update(chunk, real=False)
             result = self.metric.compute()
             values = {key: result[key] for key in SCALAR_KEYS}
+            # A collective under DDP: every process asks, whether or not it logs (the result is memoised).
+            if audit and self._audits:
+                scores = self.metric.sample_scores()
+        del features
         self.metric.reset()  # keeps the real side
         computed = time.perf_counter()
 
         for key, value in values.items():
             pl_module.log(self._name(key), value, on_step=False, on_epoch=True, sync_dist=False)
         if result is not None and self.log_curves and trainer.is_global_zero:
-            self._log_figure(trainer, result)
+            log_curves(trainer, result, self._name("curves"))
+        logged = time.perf_counter()
+        if scores is not None and self._real_rows is not None and trainer.is_global_zero:
+            self._audit(trainer, pl_module, scores, sizes)
         done = time.perf_counter()
 
         self.last_timings = {
@@ -764,6 +577,8 @@ class FaithfulnessMonitor(Callback):
             "metric": computed - embedded_at,
             "total": done - start,
         }
+        if scores is not None and self._real_rows is not None and trainer.is_global_zero:
+            self.last_timings["audit"] = done - logged
         self.history.append(
             {
                 "epoch": trainer.current_epoch,
@@ -789,32 +604,50 @@ class FaithfulnessMonitor(Callback):
                 self.last_timings["metric"],
             )
 
+    def _audit(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, scores: dict[str, Tensor], sizes: list[int]
+    ) -> None:
+        """Fill the three views with raw samples (re-drawn / re-read, never kept) and log them (rank 0)."""
+        from faithful.views import views
+
+        assert self._real_rows is not None
+        chosen = views(scores, self.num_audit_samples)
+        generated = sorted({j for view in chosen[:2] for j in view.indices})
+        # Re-drawn with the same seeds and weights; under DDP rank 0 draws every batch it needs itself.
+        samples = redraw(pl_module, self.sample_fn, self.seed, sizes, trainer.world_size, generated)
+        row_of = {j: row for row, j in enumerate(generated)}
+        for view in chosen[:2]:
+            view.samples = samples[[row_of[j] for j in view.indices]] if view.indices else None
+        copies, missed = chosen[0], chosen[2]
+        copies.neighbours = self._real_rows(copies.neighbour_indices or [])
+        missed.samples = self._real_rows(missed.indices)
+        self._check_redraw(copies, scores, pl_module.device)
+        self.last_audit = {view.name: list(view.indices) for view in chosen}
+        log_audit(trainer, scores, chosen, self.prefix, self.image_shape or self.to_image, self._grid_shape)
+
+    def _check_redraw(self, copies: Any, scores: dict[str, Tensor], device: torch.device) -> None:
+        """The shown pairs must be the measured ones: a non-reproducible ``sample``/dataset would show others."""
+        if copies.samples is None or copies.neighbours is None or not copies.indices:
+            return
+        generated, _ = self._embed(copies.samples, device)
+        real, _ = self._embed(copies.neighbours, device)
+        measured = scores["distance_to_real"][copies.indices].to(device=device, dtype=torch.float64)
+        shown = (generated.double() - real.double()).norm(dim=1)
+        scale = generated.double().norm(dim=1) + real.double().norm(dim=1)
+        if bool(((shown - measured).abs() > 1e-4 * scale + 1e-6).any()):
+            rank_zero_warn(
+                f"FaithfulnessMonitor(prefix={self.prefix!r}): the samples re-drawn for the audit views are not "
+                f"the measured ones (distance {float(shown[0]):.6g} instead of {float(measured[0]):.6g}). The "
+                f"generator must draw the same samples from the same `generator` in eval mode, and the dataset "
+                f"must return the same item for the same index (no random transforms).",
+                category=RuntimeWarning,
+            )
+
     @property
     def metric_dim(self) -> int:
         """Dimension of the embedded real reference (after training started)."""
         assert self.metric is not None and self.metric.real_features
         return int(self.metric.real_features[0].shape[1])
-
-    def _log_figure(self, trainer: pl.Trainer, result: dict[str, Tensor]) -> None:
-        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
-        if not loggers:
-            return
-        from matplotlib.figure import Figure
-
-        from faithful.plotting import plot_curves
-
-        # The step Lightning files the epoch's scalars under (it counts batches, not optimizer steps, which
-        # differ for e.g. GANs with two optimizers), so the image lines up with them in TensorBoard.
-        step = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", trainer.global_step)
-        for logger in loggers:
-            # A bare Figure, not pyplot: no global figure registry to leak into, no GUI backend needed.
-            figure = Figure(figsize=(4.8, 4.2), layout="constrained")
-            plot_curves(
-                result,
-                ax=figure.add_subplot(),
-                title=f"epoch {trainer.current_epoch}: A = {float(result[AUTHENTICITY]):.3f}",
-            )
-            logger.experiment.add_figure(self._name("curves"), figure, global_step=step, close=True)
 
     # ------------------------------------------------------------------------------------------- state
 
