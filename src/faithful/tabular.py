@@ -16,9 +16,8 @@ offending rows and values, or an explicit option: a text cell in a numeric colum
 not have (``unknown="ignore"`` encodes them as all zeros), missing values (``missing="drop"`` or
 ``"impute"``), infinities, columns that do not match.
 
-This module is a leaf: it turns tables into tensors for :func:`faithful.functional.alpha_precision_beta_recall_authenticity`
-(the functional core never imports pandas). CSV is read with :func:`pandas.read_csv`, parquet with
-:func:`pandas.read_parquet` when pyarrow is installed (``pip install "lightning-faithful[parquet]"``).
+This module is a leaf: it turns tables into tensors for the functional core (which never imports pandas).
+CSV is read with :func:`pandas.read_csv`, parquet with :func:`pandas.read_parquet` when pyarrow is installed (``pip install "lightning-faithful[parquet]"``).
 
 Example:
     >>> import pandas as pd
@@ -72,9 +71,9 @@ UNKNOWN_OPTIONS = ("error", "ignore")
 MISSING_OPTIONS = ("error", "drop", "impute")
 #: How many offending rows and values an error message shows.
 _SHOWN = 5
-#: An inferred categorical column of the real table whose non-missing cells are numbers at least this often
-#: is taken for a numeric column with stray text, not for a categorical one: an error asks which it is.
-_MOSTLY_NUMERIC = 0.9
+#: An inferred categorical column of the real table whose non-missing cells are mostly numbers is taken for a
+#: numeric column with stray text ('oops', '1.23kg'), not for hundreds of categories: an error asks which it is.
+_MOSTLY_NUMERIC = 0.5
 #: ``DataFrame.attrs`` key where :func:`read_table` records the file a table came from.
 _SOURCE = "faithful_source"
 
@@ -180,7 +179,8 @@ def _rows(frame: pd.DataFrame, positions: Sequence[int]) -> str:
     shown = list(positions[:_SHOWN])
     more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
     if frame.attrs.get(_SOURCE):
-        return f"data rows {', '.join(str(p + 1) for p in shown)}{more} (1-based, header excluded)"
+        label = "data row" if len(positions) == 1 else "data rows"
+        return f"{label} {', '.join(str(p + 1) for p in shown)}{more} (1-based, header excluded)"
     return f"index {', '.join(repr(frame.index[p]) for p in shown)}{more}"
 
 
@@ -405,7 +405,8 @@ class TableEncoder:
             positions = [frame.index.get_loc(label) for label in present.index[bad]]
             raise TableError(
                 f"column {name!r} of {where} holds numbers and {len(bad)} text cells ({_rows(frame, positions)}: "
-                f"{_cells(frame, name, positions)}); fix those cells, or declare the column categorical"
+                f"{_cells(frame, name, positions)}); fix those cells, or declare the column categorical "
+                "(categorical=[...]; --categorical on the command line)"
             )
 
     def _prepare(self, frame: pd.DataFrame, role: str, where: str, *, fitting: bool) -> pd.DataFrame:
@@ -436,8 +437,9 @@ class TableEncoder:
             if self.missing == "error":
                 columns = [name for name, hit in zip(prepared.columns, absent.any(axis=0), strict=True) if hit]
                 raise TableError(
-                    f"{where} has missing values in {len(positions)} of its {len(prepared)} rows ({_rows(frame, positions)}; "
-                    f"columns {columns}); remove them, or choose to drop or impute them"
+                    f"{where} has missing values in {len(positions)} of its {len(prepared)} rows "
+                    f"({_rows(frame, positions)}; columns {columns}); remove them, or drop or impute them "
+                    "(missing='drop' or 'impute'; --missing on the command line)"
                 )
             if self.missing == "drop":
                 log.info("%s: dropping %d of %d rows with missing values", where, len(positions), len(prepared))
@@ -460,9 +462,10 @@ class TableEncoder:
                     positions = [frame.index.get_loc(label) for label in prepared.index[unseen.to_numpy()]]
                     values = sorted(set(column[unseen].tolist()))
                     raise TableError(
-                        f"column {name!r} of {where} holds {len(values)} categories the real table does not have "
-                        f"({', '.join(map(repr, values[:_SHOWN]))}{' ...' if len(values) > _SHOWN else ''}; "
-                        f"{_rows(frame, positions)}); fix them, or ignore them (encoded as all zeros)"
+                        f"column {name!r} of {where} holds categories the real table does not have "
+                        f"({', '.join(map(repr, values[:_SHOWN]))}{' ...' if len(values) > _SHOWN else ''} in "
+                        f"{_rows(frame, positions)}); fix them, or encode them as all zeros (unknown='ignore'; "
+                        "--unknown-categories ignore on the command line)"
                     )
         return prepared
 
