@@ -17,7 +17,8 @@ not have (``unknown="ignore"`` encodes them as all zeros), missing values (``mis
 ``"impute"``), infinities, columns that do not match.
 
 This module is a leaf: it turns tables into tensors for the functional core (which never imports pandas).
-CSV is read with :func:`pandas.read_csv`, parquet with :func:`pandas.read_parquet` when pyarrow is installed (``pip install "lightning-faithful[parquet]"``).
+CSV is read with :func:`pandas.read_csv`, parquet with :func:`pandas.read_parquet` when pyarrow is installed
+(``pip install "lightning-faithful[parquet]"``).
 
 Example:
     >>> import pandas as pd
