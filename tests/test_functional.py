@@ -275,7 +275,8 @@ def test_error_bad_num_thresholds(num_thresholds):
 
 
 def test_error_bad_protocol():
-    with pytest.raises(ValueError, match=r"`protocol` to be one of \('paper', 'reference', 'synthcity'\), but got 'papers'"):
+    expected = r"`protocol` to be one of \('paper', 'reference', 'synthcity'\), but got 'papers'"
+    with pytest.raises(ValueError, match=expected):
         alpha_precision_beta_recall_authenticity(*_ok(), protocol="papers")
 
 
