@@ -60,17 +60,21 @@ def test_batched_integral_equals_the_exact_integral_of_each_resample(num):
         assert batched[row].item() == pytest.approx(deviation_integral(resample, num).item(), abs=1e-12)
 
 
-def test_batched_grid_sum_equals_the_reference_protocols_riemann_sum():
+@pytest.mark.parametrize("protocol", ["reference", "synthcity"])
+def test_batched_grid_sum_equals_the_published_codes_sum(protocol):
     levels = _levels(300, seed=3)
     sorted_levels = torch.sort(levels).values
     grid = torch.linspace(0, 1, 30, dtype=torch.float64)
     cumulative = _draw_cumulative_counts(300, 4, torch.Generator().manual_seed(2), torch.device("cpu"))
     multiplicities = cumulative.diff(dim=1).long()
-    batched = _batched_grid_deviation(sorted_levels, cumulative, grid)
+    batched = _batched_grid_deviation(sorted_levels, cumulative, grid, protocol)
     for row in range(4):
         resample = torch.repeat_interleave(sorted_levels, multiplicities[row])
         curve = (resample.unsqueeze(0) <= grid.unsqueeze(1)).sum(dim=1).double() / 300
-        assert batched[row].item() == pytest.approx(((curve - grid).abs().sum() / 29).item(), abs=1e-12)
+        # The score is 1 - 2·deviation: reference 1 - 2·Σ/29 (Riemann sum), synthcity 1 - Σ/Σgrid (Σgrid = 15).
+        deviation = (curve - grid).abs().sum()
+        score = 1 - 2 * deviation / 29 if protocol == "reference" else 1 - deviation / 15
+        assert 1 - 2 * batched[row].item() == pytest.approx(score.item(), abs=1e-12)
 
 
 def _coverage(confidence_level: float, repetitions: int, n: int, m: int) -> dict[str, float]:
@@ -177,11 +181,12 @@ def test_real_side_resamples_do_not_depend_on_the_synthetic_side():
         assert torch.equal(full[key], half[key])
 
 
-def test_reference_protocol_intervals_follow_the_grid_sum():
+@pytest.mark.parametrize("protocol", ["reference", "synthcity"])
+def test_published_protocols_intervals_follow_the_grid_sum(protocol):
     gen = torch.Generator().manual_seed(3)
     real, synthetic = torch.randn(300, 3, generator=gen), 0.8 * torch.randn(300, 3, generator=gen)
     result = alpha_precision_beta_recall_authenticity(
-        real, synthetic, protocol="reference", confidence_level=0.95, num_resamples=500
+        real, synthetic, protocol=protocol, confidence_level=0.95, num_resamples=500
     )
     for key in SCALARS:
         assert result[f"{key}_lower"] <= result[key] <= result[f"{key}_upper"], key
@@ -251,7 +256,7 @@ def test_error_bad_confidence_level_in_the_functional_api_and_the_metric(level):
         ({"num_resamples": 0}, r"`num_resamples` to be a positive integer, but got 0"),
         ({"num_resamples": 10.0}, r"`num_resamples` to be a positive integer, but got 10.0"),
         ({"seed": -1}, r"`seed` to be a non-negative integer below 2\*\*63, but got -1"),
-        ({"protocol": "papers"}, r"`protocol` to be one of \('paper', 'reference'\), but got 'papers'"),
+        ({"protocol": "papers"}, r"`protocol` to be one of \('paper', 'reference', 'synthcity'\), but got 'papers'"),
         ({"num_thresholds": 1}, r"`num_thresholds` to be an integer >= 2, but got 1"),
     ],
 )

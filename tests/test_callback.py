@@ -459,7 +459,7 @@ def test_unreadable_batches_say_how_to_pass_real_fn(tmp_path):
         ({"embedding": "one-class", "embedding_kwargs": {"nu": 2.0}}, ValueError, r"`nu` to be a number in \(0, 1\]"),
         ({"embedding": "one-class", "fit_kwargs": {"real": REAL}}, ValueError, r"`fit_kwargs` to be among"),
         ({"k": 0}, ValueError, r"`k` to be a positive integer"),
-        ({"protocol": "synthcity"}, ValueError, r"`protocol` to be one of"),
+        ({"protocol": "synthcity-0.3"}, ValueError, r"`protocol` to be one of"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs, error, match):

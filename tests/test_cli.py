@@ -55,19 +55,16 @@ def _categorical_tables() -> tuple[list[str], list[list[object]], list[str], lis
 
 
 def _expected_categorical() -> tuple[torch.Tensor, torch.Tensor]:
-    """The CLI's encoding written out: numeric columns in REAL's order, color one-hot (blue, green, red)."""
+    """The encoding written out: numeric columns in REAL's order, then color one-hot over REAL's categories
+    (green, red); "blue", only in SYNTH, is all zeros (--unknown-categories ignore)."""
     header, real_rows, synthetic_header, synthetic_rows = _categorical_tables()
-    categories = ["blue", "green", "red"]
+    categories = ["green", "red"]
 
     def encode(names: list[str], rows: list[list[object]]) -> torch.Tensor:
         out = []
         for row in rows:
             record = dict(zip(names, row, strict=True))
-            out.append(
-                [float(record["x0"])]
-                + [float(record["color"] == c) for c in categories]
-                + [float(record[f"x{i}"]) for i in (1, 2, 3)]
-            )
+            out.append([float(record[f"x{i}"]) for i in range(4)] + [float(record["color"] == c) for c in categories])
         return torch.tensor(out, dtype=torch.float64)
 
     return encode(header, real_rows), encode(synthetic_header, synthetic_rows)
@@ -99,6 +96,24 @@ def _prepare_files(root: Path) -> None:
     (root / "empty.csv").write_text("")
     (root / "header_only.csv").write_text("x0,x1,x2,x3\n")
     np.save(root / "too_few.npy", real[:3])
+    # Tables with one problem each, as a tabular synthesizer or a spreadsheet leaves them.
+    header = [f"x{i}" for i in range(4)]
+    stray = [[f"{v:.6f}" for v in row] for row in synthetic.tolist()]
+    stray[4][1], stray[11][1] = "oops", "1.23kg"
+    _write_csv(root / "stray_text.csv", header, stray)
+    stray_real = [[f"{v:.6f}" for v in row] for row in real.tolist()]
+    stray_real[6][2] = "n.a."
+    _write_csv(root / "stray_text_real.csv", header, stray_real)
+    holes = [[f"{v:.6f}" for v in row] for row in synthetic.tolist()]
+    holes[3][0], holes[9][2] = "", "NA"
+    _write_csv(root / "missing_values.csv", header, holes)
+    (root / "existing.json").write_text("keep me\n")
+    (root / "replaced.json").write_text("replace me\n")
+    if importlib.util.find_spec("pyarrow") is not None:
+        import pandas as pd
+
+        for name in ("real_cat", "synthetic_cat"):
+            pd.read_csv(root / f"{name}.csv").to_parquet(root / f"{name}.parquet")
     np.save(root / "three_features.npy", synthetic[:, :3])
     torch.save({"a": torch.zeros(3, 4), "b": torch.zeros(3, 4)}, root / "two_tensors.pt")
 
@@ -133,7 +148,8 @@ def _commands(root: Path) -> dict[str, list[str]]:
             f"{r}/pt.json",
             "--k",
             "3",
-            "--standardize",
+            "--scale",
+            "standard",
             "--quiet",
         ],
         "csv": [
@@ -147,8 +163,76 @@ def _commands(root: Path) -> dict[str, list[str]]:
             "--audit",
             f"{r}/csv_audit.csv",
         ],
-        "categorical": ["evaluate", f"{r}/real_cat.csv", f"{r}/synthetic_cat.csv", "--json", f"{r}/cat.json"],
-        "categorical_refused": ["evaluate", f"{r}/real_cat.csv", f"{r}/synthetic_cat.csv", "--categorical", "error"],
+        "categorical": [
+            "evaluate",
+            f"{r}/real_cat.csv",
+            f"{r}/synthetic_cat.csv",
+            "--unknown-categories",
+            "ignore",
+            "--json",
+            f"{r}/cat.json",
+        ],
+        "synthcity": [
+            "evaluate",
+            f"{r}/real_cat.csv",
+            f"{r}/synthetic_cat.csv",
+            "--unknown-categories",
+            "ignore",
+            "--protocol",
+            "synthcity",
+            "--json",
+            f"{r}/synthcity.json",
+        ],
+        "synthcity_drop_last": [
+            "evaluate",
+            f"{r}/real_cat.csv",
+            f"{r}/synthetic_cat.csv",
+            "--unknown-categories",
+            "ignore",
+            "--protocol",
+            "synthcity",
+            "--drop-last-feature",
+            "--json",
+            f"{r}/synthcity_drop_last.json",
+            "--quiet",
+        ],
+        "missing_drop": [
+            "evaluate",
+            f"{r}/real.csv",
+            f"{r}/missing_values.csv",
+            "--missing",
+            "drop",
+            "--json",
+            f"{r}/missing_drop.json",
+            "--audit",
+            f"{r}/missing_drop_audit.csv",
+        ],
+        "overwrite": ["evaluate", f"{r}/real.npy", f"{r}/synthetic.npy", "--json", f"{r}/replaced.json", "--overwrite"],
+        # Errors: each also asks for a JSON file that must not appear.
+        "unseen_category": ["evaluate", f"{r}/real_cat.csv", f"{r}/synthetic_cat.csv", "--json", f"{r}/no1.json"],
+        "stray_text": ["evaluate", f"{r}/real.csv", f"{r}/stray_text.csv", "--json", f"{r}/no2.json"],
+        "stray_text_real": ["evaluate", f"{r}/stray_text_real.csv", f"{r}/synthetic.csv", "--json", f"{r}/no3.json"],
+        "missing_values": ["evaluate", f"{r}/real.csv", f"{r}/missing_values.csv", "--json", f"{r}/no4.json"],
+        "output_is_input": ["evaluate", f"{r}/real.csv", f"{r}/synthetic.csv", "--json", f"{r}/real.csv"],
+        "output_is_input_overwrite": [
+            "evaluate",
+            f"{r}/real.npy",
+            f"{r}/synthetic.npy",
+            "--audit",
+            f"{r}/./synthetic.npy",
+            "--overwrite",
+        ],
+        "two_outputs_one_path": [
+            "evaluate",
+            f"{r}/real.npy",
+            f"{r}/synthetic.npy",
+            "--json",
+            f"{r}/twice.out",
+            "--plot",
+            f"{r}/twice.out",
+        ],
+        "existing_output": ["evaluate", f"{r}/real.npy", f"{r}/synthetic.npy", "--json", f"{r}/existing.json"],
+        "table_option_on_arrays": ["evaluate", f"{r}/real.npy", f"{r}/synthetic.npy", "--missing", "drop"],
         "garbage_npy": ["evaluate", f"{r}/garbage.npy", f"{r}/synthetic.npy"],
         "garbage_pt": ["evaluate", f"{r}/real.pt", f"{r}/garbage.pt", "--quiet"],
         "wrong_extension": ["evaluate", f"{r}/real.txt", f"{r}/synthetic.npy", "--quiet"],
@@ -173,6 +257,17 @@ def _commands(root: Path) -> dict[str, list[str]]:
         "no_command": [],
         "demo_help": ["demo", "--help"],
     }
+    if importlib.util.find_spec("pyarrow") is not None:
+        commands["parquet"] = [
+            "evaluate",
+            f"{r}/real_cat.parquet",
+            f"{r}/synthetic_cat.parquet",
+            "--unknown-categories",
+            "ignore",
+            "--json",
+            f"{r}/parquet.json",
+            "--quiet",
+        ]
     if importlib.util.find_spec("faithful.embedding") is not None:
         commands["one_class"] = [
             "evaluate",
@@ -305,14 +400,60 @@ def test_csv_numeric_with_the_reference_protocol(runs):
     _check_audit(_read_audit(root / "csv_audit.csv"), expected, alpha=1.0)
 
 
-def test_csv_with_a_categorical_column_is_one_hot_encoded_over_both_files(runs):
+def test_csv_with_a_categorical_column_is_one_hot_encoded_over_reals_categories(runs):
     root = _ok(runs["categorical"])
     real, synthetic = _expected_categorical()
     document = json.loads((root / "cat.json").read_text())
-    assert document["settings"]["features"] == ["x0", "color=blue", "color=green", "color=red", "x1", "x2", "x3"]
+    assert document["settings"]["features"] == ["x0", "x1", "x2", "x3", "color_green", "color_red"]
+    assert document["settings"]["encoding"]["categorical_columns"] == ["color"]
     _check_scalars(document, _expected(real, synthetic))
-    assert "one-hot encoding 1 non-numeric column" in runs["categorical"].stderr
-    assert "reordering the columns" in runs["categorical"].stderr
+    assert "4 numeric and 1 categorical columns -> 6 features" in runs["categorical"].stderr
+
+
+def _synthcity_expected(drop_last: bool) -> dict[str, torch.Tensor]:
+    from faithful.tabular import min_max_scale
+
+    real, synthetic = min_max_scale(*_expected_categorical())
+    if drop_last:
+        real, synthetic = real[:, :-1], synthetic[:, :-1]
+    return _expected(real, synthetic, protocol="synthcity")
+
+
+def test_synthcity_protocol_min_max_scales_after_encoding(runs):
+    document = json.loads((_ok(runs["synthcity"]) / "synthcity.json").read_text())
+    _check_scalars(document, _synthcity_expected(drop_last=False))
+    assert document["settings"]["protocol"] == "synthcity" and document["settings"]["k"] == 1
+    assert "min-max scaling the 6 features" in runs["synthcity"].stderr
+    dropped = json.loads((_ok(runs["synthcity_drop_last"]) / "synthcity_drop_last.json").read_text())
+    _check_scalars(dropped, _synthcity_expected(drop_last=True))
+    assert dropped["settings"]["features"] == ["x0", "x1", "x2", "x3", "color_green"]
+    assert dropped["alpha_precision"] != document["alpha_precision"]
+
+
+def test_parquet_reads_like_csv(runs):
+    if "parquet" not in runs:
+        pytest.skip("pyarrow is not installed")
+    document = json.loads((_ok(runs["parquet"]) / "parquet.json").read_text())
+    _check_scalars(document, _expected(*_expected_categorical()))
+
+
+def test_missing_values_dropped_on_request_keep_the_file_row_numbers(runs):
+    root = _ok(runs["missing_drop"])
+    real, synthetic = _arrays()
+    kept = [j for j in range(len(synthetic)) if j not in (3, 9)]
+    expected = _expected(real, np.round(synthetic, 6)[kept], sample_level=True)
+    document = json.loads((root / "missing_drop.json").read_text())
+    _check_scalars(document, expected)
+    assert document["settings"]["encoding"]["dropped_rows"] == {"REAL": 0, "SYNTH": 2}
+    assert "dropping 2 of 130 rows with missing values" in runs["missing_drop"].stderr
+    rows = _read_audit(root / "missing_drop_audit.csv")
+    assert [int(row["index"]) for row in rows] == kept  # 0-based data rows of SYNTH, the dropped ones skipped
+
+
+def test_overwrite_replaces_an_existing_output(runs):
+    root = _ok(runs["overwrite"])
+    assert json.loads((root / "replaced.json").read_text())["settings"]["protocol"] == "paper"
+    assert not [p for p in root.iterdir() if p.name.startswith(".replaced.json")]  # no staging file left
 
 
 def test_one_class_embedding(runs):
@@ -367,12 +508,18 @@ def test_error_wrong_extension(runs):
 
 
 def test_error_mismatched_columns(runs):
-    _error(runs["mismatched_columns"], "do not match", "missing in SYNTH: ['x3']", "extra in SYNTH: ['y']")
+    _error(
+        runs["mismatched_columns"],
+        "other_columns.csv",
+        "do not match",
+        "missing: ['x3']",
+        "not in the real table: ['y']",
+    )
 
 
 def test_error_nan_rows_are_reported_by_data_row_number(runs):
-    # NaN in 0-based rows 2 and 6, inf in row 8: data rows 3, 7 and 9.
-    _error(runs["nan_rows_csv"], "nan_rows.csv", "3 of 130 rows", "header excluded", "[3, 7, 9]")
+    # NaN in 0-based rows 2 and 6 (empty in the CSV: missing values), inf in row 8: data rows 3, 7 and 9.
+    _error(runs["nan_rows_csv"], "column 'x0'", "nan_rows.csv", "infinite", "data row 9 (1-based, header excluded)")
     _error(runs["nan_rows_npy"], "nan_rows.npy", "3 of 130 rows", "1-based rows", "[3, 7, 9]")
 
 
@@ -397,8 +544,59 @@ def test_error_pt_dict_with_several_tensors(runs):
     _error(runs["two_tensors"], "2 tensors", "'a'", "'b'", "exactly one tensor")
 
 
-def test_error_categorical_refused_names_the_columns(runs):
-    _error(runs["categorical_refused"], "non-numeric columns", "'color'")
+def _nothing_written(run: subprocess.CompletedProcess, name: str) -> None:
+    assert not (run.root / name).exists()  # type: ignore[attr-defined]
+
+
+def test_error_unseen_category(runs):
+    run = runs["unseen_category"]
+    _error(run, "column 'color'", "synthetic_cat.csv", "categories the real table does not have ('blue'", "data rows")
+    _nothing_written(run, "no1.json")
+
+
+def test_error_stray_text_in_a_numeric_column(runs):
+    # 0-based rows 4 and 11 are data rows 5 and 12.
+    run = runs["stray_text"]
+    _error(run, "column 'x1'", "numeric in the real table", "stray_text.csv", "data rows 5, 12", "'oops', '1.23kg'")
+    _nothing_written(run, "no2.json")
+    run = runs["stray_text_real"]
+    _error(
+        run, "column 'x2'", "REAL file", "stray_text_real.csv", "holds numbers and 1 text cells", "data row 7", "'n.a.'"
+    )
+    _nothing_written(run, "no3.json")
+
+
+def test_error_missing_values_name_the_rows(runs):
+    run = runs["missing_values"]
+    _error(run, "missing_values.csv", "missing values in 2 of its 130 rows", "data rows 4, 10", "['x0', 'x2']")
+    _nothing_written(run, "no4.json")
+
+
+def test_error_output_is_an_input_and_the_input_is_untouched(runs):
+    root = runs["output_is_input"].root
+    real, synthetic = _arrays()
+    _error(runs["output_is_input"], "--json", "real.csv", "is the REAL input file")
+    expected = root / "expected_real.csv"
+    _write_csv(expected, [f"x{i}" for i in range(4)], real.tolist())
+    assert (root / "real.csv").read_bytes() == expected.read_bytes()
+    # --overwrite never applies to inputs, whatever the spelling of the path.
+    _error(runs["output_is_input_overwrite"], "--audit", "is the SYNTH input file")
+    np.testing.assert_array_equal(np.load(root / "synthetic.npy"), synthetic)
+
+
+def test_error_two_outputs_on_one_path(runs):
+    _error(runs["two_outputs_one_path"], "--json and --plot both write to", "twice.out")
+    _nothing_written(runs["two_outputs_one_path"], "twice.out")
+
+
+def test_error_existing_output_without_overwrite(runs):
+    run = runs["existing_output"]
+    _error(run, "--json file", "existing.json", "exists; pass --overwrite")
+    assert (run.root / "existing.json").read_text() == "keep me\n"  # type: ignore[attr-defined]
+
+
+def test_error_table_option_on_arrays(runs):
+    _error(runs["table_option_on_arrays"], "--missing only apply to tables")
 
 
 def test_error_bad_option_value(runs):

@@ -93,6 +93,58 @@ def test_reference_protocol_reproduces_the_authors_code(reference_vectors):
             np.testing.assert_allclose(result[key].numpy(), expected[key], atol=1e-6, rtol=0, err_msg=f"{name}/{key}")
 
 
+def _synthcity_inputs(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors' recipes, min-max scaled with a scaler fitted on the real array (as synthcity's evaluate())."""
+    if name == "gauss_shift":
+        rng = np.random.default_rng(1)
+        real = rng.standard_normal((400, 5))
+        synthetic = rng.standard_normal((400, 5)) * 1.2 + 0.3
+    else:
+        rng = np.random.default_rng(2)
+        scale = np.arange(1, 9)
+        real = rng.standard_normal((300, 8)) * scale
+        synthetic = np.concatenate([real[:100], rng.standard_normal((200, 8)) * scale + 0.5])
+    low, span = real.min(0), real.max(0) - real.min(0)
+    return (real - low) / span, (synthetic - low) / span
+
+
+def test_synthcity_protocol_reproduces_synthcity(synthcity_vectors):
+    assert set(synthcity_vectors["cases"]) == {"gauss_shift", "copies_and_noise"}
+    for name, expected in synthcity_vectors["cases"].items():
+        real, synthetic = _synthcity_inputs(name)
+        result = alpha_precision_beta_recall_authenticity(
+            torch.tensor(real), torch.tensor(synthetic), protocol="synthcity", sample_level=True
+        )
+        for key in ("alpha_precision", "beta_recall", "thresholds", "alpha_precision_curve", "beta_recall_curve"):
+            np.testing.assert_allclose(result[key].numpy(), expected[key], atol=1e-9, rtol=0, err_msg=f"{name}/{key}")
+        # Authenticity is the corrected definition, not synthcity's indexed-by-the-wrong-set value.
+        brute = brute_force(real, synthetic, k=1)
+        assert result["authenticity"].item() == pytest.approx(brute["authenticity"], abs=1e-12)
+        np.testing.assert_array_equal(result["authentic"].numpy(), brute["authentic"])
+    # The copies case tells the two apart: 100 of 300 synthetic samples are exact copies, never authentic.
+    copies = alpha_precision_beta_recall_authenticity(
+        *map(torch.tensor, _synthcity_inputs("copies_and_noise")), protocol="synthcity", sample_level=True
+    )
+    assert not copies["authentic"][:100].any()
+    assert copies["authenticity"].item() != synthcity_vectors["cases"]["copies_and_noise"]["authenticity_synthcity"]
+
+
+def test_synthcity_protocol_is_the_reference_curves_renormalised():
+    # Same curves as "reference"; the score is 1 - Σ|curve - grid| / Σ grid = 1 - (1 - reference) · 29/30.
+    rng = np.random.default_rng(5)
+    real, synthetic = torch.tensor(rng.standard_normal((150, 4))), torch.tensor(rng.standard_normal((90, 4)) + 0.4)
+    reference = alpha_precision_beta_recall_authenticity(real, synthetic, protocol="reference")
+    synthcity = alpha_precision_beta_recall_authenticity(real, synthetic, protocol="synthcity")
+    for key in ("authenticity", "thresholds", "alpha_precision_curve", "beta_recall_curve"):
+        assert torch.equal(reference[key], synthcity[key]), key
+    for key in ("alpha_precision", "beta_recall"):
+        grid = synthcity["thresholds"].double()
+        curve = synthcity[f"{key}_curve"].double()
+        by_hand = 1.0 - (curve - grid).abs().sum() / grid.sum()
+        assert synthcity[key].item() == pytest.approx(by_hand.item(), abs=1e-12)
+        assert synthcity[key].item() == pytest.approx(1 - (1 - reference[key].item()) * 29 / 30, abs=1e-12)
+
+
 def test_independent_draws_score_high_fidelity_and_diversity():
     gen = torch.Generator().manual_seed(1)
     real, synthetic = torch.randn(2000, 8, generator=gen), torch.randn(2000, 8, generator=gen)
@@ -223,7 +275,8 @@ def test_error_bad_num_thresholds(num_thresholds):
 
 
 def test_error_bad_protocol():
-    with pytest.raises(ValueError, match=r"`protocol` to be one of \('paper', 'reference'\), but got 'papers'"):
+    expected = r"`protocol` to be one of \('paper', 'reference', 'synthcity'\), but got 'papers'"
+    with pytest.raises(ValueError, match=expected):
         alpha_precision_beta_recall_authenticity(*_ok(), protocol="papers")
 
 

@@ -161,6 +161,24 @@ def test_constructor_errors():
         AlphaPrecisionBetaRecallAuthenticity(reset_real_features="no")
 
 
+def test_synthcity_protocol_through_the_metric(synthcity_vectors):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    real, synthetic = rng.standard_normal((400, 5)), rng.standard_normal((400, 5)) * 1.2 + 0.3
+    low, span = real.min(0), real.max(0) - real.min(0)
+    metric = AlphaPrecisionBetaRecallAuthenticity(protocol="synthcity")
+    assert (metric.k, metric.num_thresholds) == (1, 30)
+    metric.update(torch.tensor((real - low) / span), real=True)
+    metric.update(torch.tensor((synthetic - low) / span), real=False)
+    result = metric.compute()
+    expected = synthcity_vectors["cases"]["gauss_shift"]
+    for key in ("alpha_precision", "beta_recall"):
+        assert abs(result[key].item() - expected[key]) < 1e-9
+    with pytest.raises(ValueError, match=r"`k` to be None or 1 with protocol='synthcity'"):
+        AlphaPrecisionBetaRecallAuthenticity(protocol="synthcity", k=5)
+
+
 def test_reference_protocol_through_the_metric(reference_vectors):
     import numpy as np
 

@@ -103,6 +103,27 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     assert main(["evaluate", *files, "--image-shape", "1,2,2"]) == 2
     assert "add --report DIR" in capsys.readouterr().err
     assert main(["evaluate", *files, "--report", str(tmp_path / "r"), "--image-shape", "1,3,3"]) == 2
-    assert "holds 9 values per sample, REAL 4" in capsys.readouterr().err
+    assert "holds 9 values per sample, but REAL has 4" in capsys.readouterr().err
     assert main(["evaluate", *files, "--report", str(tmp_path / "r"), "--image-shape", "2,2,1"]) == 2
     assert "expected H,W or C,H,W with C 1 or 3" in capsys.readouterr().err
+
+
+def test_report_directory_is_checked_like_the_other_outputs(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "real.npy", rng.normal(size=(40, 4)))
+    np.save(tmp_path / "synthetic.npy", rng.normal(size=(30, 4)))
+    files = [str(tmp_path / "real.npy"), str(tmp_path / "synthetic.npy")]
+    # A directory that holds an input is never a report directory.
+    assert main(["evaluate", *files, "--report", str(tmp_path), "--quiet"]) == 2
+    assert "holds the REAL input file" in capsys.readouterr().err
+    report = tmp_path / "report"
+    assert main(["evaluate", *files, "--report", str(report), "--quiet"]) == 0
+    written = {path.name: path.read_bytes() for path in report.iterdir()}
+    assert "curves.png" in written and "report.md" in written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no staging left behind
+    # Filled: refused without --overwrite, nothing changed; replaced with it.
+    assert main(["evaluate", *files, "--report", str(report), "--quiet"]) == 2
+    assert "not empty; pass --overwrite" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in report.iterdir()} == written
+    assert main(["evaluate", *files, "--report", str(report), "--overwrite", "--quiet"]) == 0
+    assert set(path.name for path in report.iterdir()) == set(written)

@@ -16,9 +16,12 @@ import importlib
 import json
 import logging
 import math
+import os
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,9 +35,13 @@ __all__ = ["main"]
 PROG = "faithful"
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
-FORMATS = (".npy", ".pt", ".csv")
-#: CSV cells read as a missing value (case-insensitive, after stripping blanks).
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+TABLE_FORMATS = (".csv", ".parquet")
+FORMATS = (".npy", ".pt", *TABLE_FORMATS)
+#: Output options: argparse dest -> option. Every one is checked before any work (``_check_outputs``) and
+#: written at the end through ``_write_outputs``; a new output is one entry here and one renderer in ``_evaluate``.
+OUTPUTS = {"json": "--json", "plot": "--plot", "audit": "--audit", "report": "--report"}
+#: Outputs that are directories (of files); the others are single files.
+DIRECTORY_OUTPUTS = ("--report",)
 
 log = logging.getLogger("faithful.cli")
 
@@ -105,8 +112,17 @@ def _image_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _columns(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
 def _build_parser() -> _Parser:
     from faithful import __version__
+    from faithful.functional._checks import PROTOCOLS
+    from faithful.tabular import MISSING_OPTIONS, SCALE_OPTIONS, UNKNOWN_OPTIONS
 
     parser = _Parser(
         prog=PROG,
@@ -120,10 +136,12 @@ def _build_parser() -> _Parser:
         description=(
             "Score SYNTH (synthetic samples) against REAL (real samples; for authenticity: the data the "
             "generator was trained on). Files: .npy (2-D array), .pt (a tensor, or a dict holding one "
-            "tensor), .csv (header row; numeric columns as numbers, other columns one-hot encoded)."
+            "tensor), or tables: .csv (header row) and .parquet (needs pyarrow), encoded by an encoder fitted on "
+            "REAL (numeric columns as numbers, text columns one-hot). Outputs never overwrite an input, and an "
+            "existing output file only with --overwrite."
         ),
     )
-    evaluate.add_argument("real", metavar="REAL", type=Path, help="real samples (.npy, .pt or .csv)")
+    evaluate.add_argument("real", metavar="REAL", type=Path, help="real samples (.npy, .pt, .csv or .parquet)")
     evaluate.add_argument("synthetic", metavar="SYNTH", type=Path, help="synthetic samples (same format family)")
     evaluate.add_argument(
         "--embedding",
@@ -142,19 +160,61 @@ def _build_parser() -> _Parser:
         help="output dimension of the one-class embedding (default 32)",
     )
     evaluate.add_argument(
-        "--k", type=_positive_int, default=None, help="neighbours for β-recall (default 5; 1 with --protocol reference)"
+        "--k",
+        type=_positive_int,
+        default=None,
+        help="neighbours for β-recall (default 5; 1 with --protocol reference or synthcity)",
     )
     evaluate.add_argument(
         "--protocol",
-        choices=("paper", "reference"),
+        choices=tuple(PROTOCOLS),
         default="paper",
-        help="paper: the definitions, exact integrals (default); reference: the numbers of the authors' code",
+        help="paper: the definitions, exact integrals (default); reference: the numbers of the authors' code; "
+        "synthcity: synthcity 0.2.12's naive keys as tabular papers report them (min-max scaling fitted on REAL "
+        "after encoding); see docs/reproducing.md",
+    )
+    tables = evaluate.add_argument_group("tables (.csv, .parquet)")
+    tables.add_argument(
+        "--categorical",
+        type=_columns,
+        action="extend",
+        default=[],
+        metavar="COLUMN[,COLUMN...]",
+        help="one-hot encode these columns whatever their type (e.g. integer codes); text columns of REAL are "
+        "categorical in any case",
+    )
+    tables.add_argument(
+        "--exclude",
+        type=_columns,
+        action="extend",
+        default=[],
+        metavar="COLUMN[,COLUMN...]",
+        help="leave these columns out (identifiers, a target column)",
+    )
+    tables.add_argument(
+        "--scale",
+        choices=SCALE_OPTIONS,
+        default="none",
+        help="numeric columns (every feature of .npy/.pt input): as they are (default), standardised or min-max "
+        "scaled with REAL's statistics",
+    )
+    tables.add_argument(
+        "--unknown-categories",
+        choices=UNKNOWN_OPTIONS,
+        default="error",
+        help="a SYNTH category REAL does not have: error (default) or ignore (all-zero one-hot block)",
+    )
+    tables.add_argument(
+        "--missing",
+        choices=MISSING_OPTIONS,
+        default="error",
+        help="rows with missing values: error (default), drop them, or impute (REAL's median / most frequent)",
     )
     evaluate.add_argument(
-        "--categorical",
-        choices=("onehot", "error"),
-        default="onehot",
-        help="CSV non-numeric columns: one-hot encode over the categories of REAL and SYNTH (default) or refuse",
+        "--drop-last-feature",
+        action="store_true",
+        help="drop the last encoded feature, as synthcity's AlphaPrecision.evaluate() does (it takes it for the "
+        "target); with --protocol synthcity this reproduces TabSyn-style evaluation scripts",
     )
     evaluate.add_argument(
         "--confidence",
@@ -201,9 +261,7 @@ def _build_parser() -> _Parser:
         help="with --report: each sample is an image of this shape (e.g. 1,8,8), drawn as PNG grids",
     )
     evaluate.add_argument(
-        "--standardize",
-        action="store_true",
-        help="scale every feature by REAL's mean and standard deviation first (columns in different units)",
+        "--overwrite", action="store_true", help="replace existing output files (never an input file)"
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     commands.add_parser(
@@ -219,14 +277,6 @@ def _build_parser() -> _Parser:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Table:
-    """A CSV file as read: column names and the raw (stripped) cells of every data row."""
-
-    columns: list[str]
-    rows: list[list[str]]
-
-
 def _describe(role: str, path: Path) -> str:
     return f"{role} file '{path}'"
 
@@ -235,7 +285,7 @@ def _check_readable(role: str, path: Path) -> None:
     if not path.exists():
         raise UserError(f"{_describe(role, path)} does not exist")
     if path.is_dir():
-        raise UserError(f"{_describe(role, path)} is a directory, expected a .npy, .pt or .csv file")
+        raise UserError(f"{_describe(role, path)} is a directory, expected one of {', '.join(FORMATS)}")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UserError(
@@ -269,6 +319,14 @@ def _as_samples(role: str, path: Path, array: np.ndarray | Tensor) -> Tensor:
         raise UserError(f"{_describe(role, path)} holds no samples (shape {tuple(tensor.shape)})")
     if tensor.shape[1] == 0:
         raise UserError(f"{_describe(role, path)} holds samples without features (shape {tuple(tensor.shape)})")
+    bad_rows = (~torch.isfinite(tensor)).any(dim=1)
+    num_bad = int(bad_rows.sum())
+    if num_bad:
+        first = (torch.nonzero(bad_rows).flatten()[:10] + 1).tolist()
+        raise UserError(
+            f"{_describe(role, path)} has {num_bad} of {tensor.shape[0]} rows with NaN or inf values (1-based rows, "
+            f"first 10: {first}); remove or impute them"
+        )
     return tensor
 
 
@@ -325,154 +383,92 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _read_csv(role: str, path: Path) -> Table:
+@dataclass
+class Loaded:
+    """The two sample sets as matrices, and what the table encoding made of them (tables only)."""
+
+    real: Tensor
+    synthetic: Tensor
+    features: list[str] | None = None
+    encoding: dict[str, Any] | None = None
+    #: 0-based rows of REAL and SYNTH behind each sample (differ from 0..n-1 when rows were dropped).
+    real_rows: list[int] | None = None
+    synthetic_rows: list[int] | None = None
+
+
+def _load_tables(args: argparse.Namespace) -> Loaded:
+    """Both tables through faithful.tabular: encoder fitted on REAL, applied to both."""
+    from faithful.tabular import TableEncoder, TableError, read_table
+
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            records = [row for row in csv.reader(handle) if row]  # blank lines carry no sample
-    except UnicodeDecodeError:
-        raise UserError(f"cannot read {_describe(role, path)}: it is not UTF-8 text") from None
-    except csv.Error as err:
-        raise UserError(f"cannot read {_describe(role, path)} as CSV: {err}") from None
-    except OSError as err:
-        raise UserError(f"cannot read {_describe(role, path)}: {err.strerror or err}") from None
-    if not records:
-        raise UserError(f"{_describe(role, path)} is empty")
-    columns = [name.strip() for name in records[0]]
-    if any(not name for name in columns):
-        empty = [i + 1 for i, name in enumerate(columns) if not name]
-        raise UserError(f"{_describe(role, path)} has columns without a name in its header row (positions {empty})")
-    duplicates = sorted({name for name in columns if columns.count(name) > 1})
-    if duplicates:
-        raise UserError(f"{_describe(role, path)} has duplicate column names in its header row: {duplicates}")
-    rows = [[cell.strip() for cell in row] for row in records[1:]]
-    if not rows:
-        raise UserError(f"{_describe(role, path)} has a header row but no data rows")
-    for number, row in enumerate(rows, start=1):
-        if len(row) != len(columns):
-            raise UserError(
-                f"{_describe(role, path)}: data row {number} has {len(row)} fields, but the header has "
-                f"{len(columns)} columns"
-            )
-    return Table(columns, rows)
-
-
-def _parse_float(cell: str) -> float | None:
-    """The number in ``cell``, NaN for a missing-value token, None if it is not a number."""
-    if cell.lower() in MISSING_TOKENS:
-        return math.nan
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
-def _encode_csv(
-    real_path: Path, real: Table, synthetic_path: Path, synthetic: Table, categorical: str
-) -> tuple[Tensor, Tensor, list[str]]:
-    """Match the columns by name, find the non-numeric ones, one-hot encode them over REAL ∪ SYNTH."""
-    missing = [name for name in real.columns if name not in synthetic.columns]
-    extra = [name for name in synthetic.columns if name not in real.columns]
-    if missing or extra:
-        parts = ([f"missing in SYNTH: {missing}"] if missing else []) + ([f"extra in SYNTH: {extra}"] if extra else [])
-        raise UserError(
-            f"the columns of SYNTH '{synthetic_path}' do not match those of REAL '{real_path}' ({'; '.join(parts)})"
+        with _step("loading", f"REAL '{args.real}' and SYNTH '{args.synthetic}'"):
+            real_table = read_table(args.real, role="REAL")
+            synthetic_table = read_table(args.synthetic, role="SYNTH")
+        encoder = TableEncoder(
+            categorical=args.categorical,
+            exclude=args.exclude,
+            scale=args.scale,
+            unknown=args.unknown_categories,
+            missing=args.missing,
         )
-    if synthetic.columns != real.columns:
-        log.info("SYNTH: reordering the columns by name to REAL's order")
-    position = {name: synthetic.columns.index(name) for name in real.columns}
-
-    # A column is numeric when every cell of REAL and SYNTH is a number or a missing-value token.
-    numeric: dict[str, tuple[list[float | None], list[float | None]]] = {}
-    non_numeric: dict[str, str] = {}  # column -> a value that is not a number, for the messages
-    for j, name in enumerate(real.columns):
-        real_values = [_parse_float(row[j]) for row in real.rows]
-        synthetic_values = [_parse_float(row[position[name]]) for row in synthetic.rows]
-        if None in real_values:
-            non_numeric[name] = real.rows[real_values.index(None)][j]
-        elif None in synthetic_values:
-            non_numeric[name] = synthetic.rows[synthetic_values.index(None)][position[name]]
-        else:
-            numeric[name] = (real_values, synthetic_values)
-    if non_numeric and categorical == "error":
-        shown = ", ".join(f"{name!r} (e.g. {value!r})" for name, value in non_numeric.items())
-        raise UserError(
-            f"REAL and SYNTH have non-numeric columns: {shown}; encode them as numbers, or drop "
-            "--categorical error to one-hot encode them"
-        )
-
-    categories = {
-        name: sorted(
-            {row[j] for row in real.rows if row[j].lower() not in MISSING_TOKENS}
-            | {row[position[name]] for row in synthetic.rows if row[position[name]].lower() not in MISSING_TOKENS}
-        )
-        for j, name in enumerate(real.columns)
-        if name in non_numeric
+        with _step("encoding", "(fitted on REAL, applied to both)"):
+            encoder.fit(real_table, role="REAL")
+            real = encoder.transform(real_table, role="REAL")
+            synthetic = encoder.transform(synthetic_table, role="SYNTH")
+    except TableError as err:
+        raise UserError(str(err)) from None
+    encoding = {
+        "numeric_columns": encoder.numeric_columns,
+        "categorical_columns": encoder.categorical_columns,
+        "excluded_columns": encoder.exclude,
+        "unknown_categories": args.unknown_categories,
+        "missing": args.missing,
+        "dropped_rows": {
+            role: len(table) - len(encoder.kept_rows[role])
+            for role, table in (("REAL", real_table), ("SYNTH", synthetic_table))
+        },
     }
-    if categories:
-        log.info(
-            "one-hot encoding %d non-numeric column(s) over the categories of REAL and SYNTH: %s",
-            len(categories),
-            ", ".join(f"{name} ({len(values)} categories)" for name, values in categories.items()),
-        )
-
-    def encode(table: Table, values: int, index_of: dict[str, int]) -> tuple[Tensor, list[str]]:
-        blocks, features = [], []
-        for name in real.columns:
-            if name in numeric:
-                blocks.append(np.asarray(numeric[name][values], dtype=np.float64)[:, None])
-                features.append(name)
-                continue
-            lookup = {value: i for i, value in enumerate(categories[name])}
-            block = np.zeros((len(table.rows), len(lookup)), dtype=np.float64)
-            for r, row in enumerate(table.rows):
-                cell = row[index_of[name]]
-                if cell.lower() in MISSING_TOKENS:
-                    block[r, :] = math.nan  # reported with the other missing values
-                else:
-                    block[r, lookup[cell]] = 1.0
-            blocks.append(block)
-            features.extend(f"{name}={value}" for value in categories[name])
-        return torch.from_numpy(np.concatenate(blocks, axis=1)), features
-
-    real_tensor, features = encode(real, 0, {name: j for j, name in enumerate(real.columns)})
-    synthetic_tensor, _ = encode(synthetic, 1, position)
-    return real_tensor, synthetic_tensor, features
+    kept = encoder.kept_rows
+    return Loaded(real, synthetic, encoder.feature_names, encoding, kept["REAL"], kept["SYNTH"])
 
 
-def _load_pair(real_path: Path, synthetic_path: Path, categorical: str) -> tuple[Tensor, Tensor, list[str] | None]:
-    for role, path in (("REAL", real_path), ("SYNTH", synthetic_path)):
+def _load(args: argparse.Namespace) -> Loaded:
+    for role, path in (("REAL", args.real), ("SYNTH", args.synthetic)):
         _check_readable(role, path)
-    suffixes = (real_path.suffix.lower(), synthetic_path.suffix.lower())
-    if (".csv" in suffixes) and suffixes[0] != suffixes[1]:
+    is_table = [path.suffix.lower() in TABLE_FORMATS for path in (args.real, args.synthetic)]
+    if any(is_table) and not all(is_table):
         raise UserError(
-            f"REAL '{real_path}' and SYNTH '{synthetic_path}' must both be .csv or neither: CSV columns are "
-            "matched by name"
+            f"REAL '{args.real}' and SYNTH '{args.synthetic}' must both be tables ({', '.join(TABLE_FORMATS)}) or "
+            "neither: table columns are matched by name"
         )
-    if suffixes[0] == ".csv":
-        with _step("loading", f"REAL '{real_path}' and SYNTH '{synthetic_path}'"):
-            real_table = _read_csv("REAL", real_path)
-            synthetic_table = _read_csv("SYNTH", synthetic_path)
-            real, synthetic, features = _encode_csv(real_path, real_table, synthetic_path, synthetic_table, categorical)
-        return real, synthetic, features
+    if all(is_table):
+        return _load_tables(args)
+    table_options = [option for option, value in _table_options(args).items() if value]
+    if table_options:
+        raise UserError(f"{', '.join(table_options)} only apply to tables ({', '.join(TABLE_FORMATS)})")
     loaders = {".npy": _load_npy, ".pt": _load_pt}
-    with _step("loading REAL", f"'{real_path}'"):
-        real = loaders[suffixes[0]]("REAL", real_path)
-    with _step("loading SYNTH", f"'{synthetic_path}'"):
-        synthetic = loaders[suffixes[1]]("SYNTH", synthetic_path)
-    return real, synthetic, None
-
-
-def _check_samples(role: str, path: Path, samples: Tensor, is_csv: bool) -> None:
-    bad_rows = (~torch.isfinite(samples)).any(dim=1)
-    num_bad = int(bad_rows.sum())
-    if num_bad:
-        first = (torch.nonzero(bad_rows).flatten()[:10] + 1).tolist()
-        what = "missing, NaN or inf values" if is_csv else "NaN or inf values"
-        where = "1-based data rows, header excluded" if is_csv else "1-based rows"
+    with _step("loading REAL", f"'{args.real}'"):
+        real = loaders[args.real.suffix.lower()]("REAL", args.real)
+    with _step("loading SYNTH", f"'{args.synthetic}'"):
+        synthetic = loaders[args.synthetic.suffix.lower()]("SYNTH", args.synthetic)
+    if real.shape[1] != synthetic.shape[1]:
         raise UserError(
-            f"{_describe(role, path)} has {num_bad} of {samples.shape[0]} rows with {what} ({where}, first 10: "
-            f"{first}); remove or impute them"
+            f"REAL '{args.real}' has {real.shape[1]} features per sample but SYNTH '{args.synthetic}' has "
+            f"{synthetic.shape[1]}"
         )
+    if args.scale != "none":
+        real, synthetic = _scale_arrays(args.scale, real, synthetic)
+    return Loaded(real, synthetic)
+
+
+def _table_options(args: argparse.Namespace) -> dict[str, bool]:
+    """The table-only options the user set (for arrays they are an error, not silently ignored)."""
+    return {
+        "--categorical": bool(args.categorical),
+        "--exclude": bool(args.exclude),
+        "--unknown-categories": args.unknown_categories != "error",
+        "--missing": args.missing != "error",
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -489,11 +485,16 @@ def _step(label: str, detail: str = "") -> Iterator[None]:
     log.info("%s: done in %.2f s", label, time.perf_counter() - start)
 
 
-def _standardize(real: Tensor, synthetic: Tensor) -> tuple[Tensor, Tensor]:
-    """(x - mean) / std per feature, both from REAL; a constant feature keeps std 1 (stays constant)."""
+def _scale_arrays(scale: str, real: Tensor, synthetic: Tensor) -> tuple[Tensor, Tensor]:
+    """Every feature of .npy/.pt input by REAL's statistics (tables: the encoder scales numeric columns)."""
+    if scale == "minmax":
+        from faithful.tabular import min_max_scale
+
+        log.info("min-max scaling the %d features with REAL's range", real.shape[1])
+        return min_max_scale(real, synthetic)
     mean = real.to(torch.float64).mean(dim=0)
     std = real.to(torch.float64).std(dim=0, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
+    std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays constant
     log.info("standardizing the %d features with REAL's mean and standard deviation", real.shape[1])
     return ((real - mean) / std).to(real.dtype), ((synthetic - mean) / std).to(synthetic.dtype)
 
@@ -510,14 +511,6 @@ def _embed(args: argparse.Namespace, real: Tensor, synthetic: Tensor) -> tuple[T
 
 def _format_float(value: float) -> str:
     return "inf" if math.isinf(value) else repr(value)
-
-
-def _write(role: str, path: Path, write: Any) -> None:
-    try:
-        write(path)
-    except OSError as err:
-        raise UserError(f"cannot write the {role} file '{path}': {err.strerror or err}") from None
-    log.info("wrote %s", path)
 
 
 def _summary(
@@ -550,21 +543,89 @@ def _summary(
     return "\n".join(lines)
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Fail before the work, not after it, when an output cannot be written where asked."""
-    for option, path in (("--json", args.json), ("--plot", args.plot), ("--audit", args.audit)):
-        if path is None:
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (symlinks, hard links, ``./x`` and ``x`` included)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_outputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Refuse, before any work, every output that cannot or must not be written; returns (option, path) pairs.
+
+    An output is never one of the inputs (even with --overwrite); two outputs never share a path; an existing
+    file is replaced only with --overwrite; its directory must exist.
+    """
+    inputs = {"REAL": args.real, "SYNTH": args.synthetic}
+    outputs = [(option, getattr(args, dest)) for dest, option in OUTPUTS.items() if getattr(args, dest) is not None]
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        for role, source in inputs.items():
+            if _same_file(path, source) or path.resolve() == source.resolve():
+                raise UserError(f"{option} '{path}' is the {role} input file; choose another output path")
+        resolved = path.resolve()
+        if resolved in seen:
+            raise UserError(f"{seen[resolved]} and {option} both write to '{path}'; give each output its own path")
+        seen[resolved] = option
+        if option in DIRECTORY_OUTPUTS:
+            _check_output_directory(option, path, inputs, args.overwrite)
             continue
         if path.is_dir():
             raise UserError(f"cannot write the {option} file '{path}': it is a directory")
         if not path.parent.is_dir():
             raise UserError(f"cannot write the {option} file '{path}': the directory '{path.parent}' does not exist")
-    if args.report is not None and args.report.exists() and not args.report.is_dir():
-        raise UserError(f"cannot write the --report directory '{args.report}': it is a file")
-    if args.report is not None and not args.report.parent.is_dir():
-        raise UserError(f"cannot write the --report directory '{args.report}': '{args.report.parent}' does not exist")
+        if path.exists() and not args.overwrite:
+            raise UserError(f"{option} file '{path}' exists; pass --overwrite to replace it")
     if args.image_shape is not None and args.report is None:
         raise UserError("--image-shape only shapes the --report views; add --report DIR")
+    return outputs
+
+
+def _check_output_directory(option: str, path: Path, inputs: dict[str, Path], overwrite: bool) -> None:
+    """A directory output: not a file, its parent exists, no input inside it, not filled unless --overwrite."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"cannot write the {option} directory '{path}': it is a file")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write the {option} directory '{path}': '{path.parent}' does not exist")
+    for role, source in inputs.items():
+        if path.resolve() in source.resolve().parents:
+            raise UserError(f"{option} directory '{path}' holds the {role} input file; choose another directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise UserError(f"{option} directory '{path}' is not empty; pass --overwrite to replace its files")
+
+
+def _write_outputs(writers: list[tuple[str, Path, Callable[[Path], None]]]) -> None:
+    """Write every output to a temporary file beside it, then move them all into place.
+
+    A failure while writing leaves no output behind (and any existing file untouched).
+    """
+    staged: list[tuple[str, Path, Path]] = []
+    try:
+        for option, path, write in writers:
+            if option in DIRECTORY_OUTPUTS:
+                name = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.")
+            else:
+                handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+                os.close(handle)
+            staged.append((option, Path(name), path))
+            try:
+                write(Path(name))
+            except OSError as err:
+                raise UserError(f"cannot write the {option} file '{path}': {err.strerror or err}") from None
+        for option, staged_path, path in staged:
+            if option in DIRECTORY_OUTPUTS and path.is_dir():  # --overwrite: replace its files one by one
+                for item in staged_path.iterdir():
+                    os.replace(item, path / item.name)
+            else:
+                os.replace(staged_path, path)
+            log.info("wrote %s", path)
+    finally:
+        for _, staged_path, _ in staged:
+            if staged_path.is_dir():
+                shutil.rmtree(staged_path, ignore_errors=True)
+            else:
+                staged_path.unlink(missing_ok=True)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -572,19 +633,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     from faithful.functional import alpha_precision_beta_recall_authenticity
     from faithful.functional._checks import PROTOCOLS
 
-    _check_outputs(args)
-    is_csv = args.real.suffix.lower() == ".csv"
-    real, synthetic, features = _load_pair(args.real, args.synthetic, args.categorical)
-    _check_samples("REAL", args.real, real, is_csv)
-    _check_samples("SYNTH", args.synthetic, synthetic, is_csv)
-    if real.shape[1] != synthetic.shape[1]:
-        raise UserError(
-            f"REAL '{args.real}' has {real.shape[1]} features per sample but SYNTH '{args.synthetic}' has "
-            f"{synthetic.shape[1]}"
-        )
-    k = args.k if args.k is not None else PROTOCOLS[args.protocol][0]
-    if args.protocol == "reference" and k != 1:
-        raise UserError(f"--k {k} does not go with --protocol reference (the authors' code fixes k = 1)")
+    outputs = _check_outputs(args)
+    default_k = PROTOCOLS[args.protocol][0]
+    k = args.k if args.k is not None else default_k
+    if args.protocol != "paper" and k != default_k:
+        raise UserError(f"--k {k} does not go with --protocol {args.protocol} (the published code fixes k = 1)")
+    loaded = _load(args)
+    real, synthetic = loaded.real, loaded.synthetic
+    if args.protocol == "synthcity":
+        from faithful.tabular import min_max_scale
+
+        # synthcity's evaluate() min-max scales every column with a scaler fitted on the real table.
+        log.info("protocol synthcity: min-max scaling the %d features with REAL's range", real.shape[1])
+        real, synthetic = min_max_scale(real, synthetic)
+    features = loaded.features
+    if args.drop_last_feature:
+        if real.shape[1] < 2:
+            raise UserError("--drop-last-feature needs at least 2 features, but there is 1")
+        dropped = features[-1] if features else f"feature {real.shape[1] - 1}"
+        log.info("dropping the last feature (%s), as synthcity's AlphaPrecision.evaluate() does", dropped)
+        real, synthetic = real[:, :-1], synthetic[:, :-1]
+        features = features[:-1] if features else None
     if real.shape[0] < k + 1:
         raise UserError(
             f"REAL '{args.real}' has {real.shape[0]} samples, but at least k + 1 = {k + 1} are needed (each real "
@@ -592,13 +661,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     log.info("REAL: %d samples, SYNTH: %d samples, %d features", real.shape[0], synthetic.shape[0], real.shape[1])
     d = real.shape[1]
-    inputs = real, synthetic  # the report shows samples as given, not standardized or embedded
-    if args.image_shape is not None and math.prod(args.image_shape) != d:
+    # The report shows the samples as loaded (tables: encoded), before scaling, dropping or embedding.
+    inputs = loaded.real, loaded.synthetic
+    if args.image_shape is not None and math.prod(args.image_shape) != inputs[0].shape[1]:
         raise UserError(
-            f"--image-shape {args.image_shape} holds {math.prod(args.image_shape)} values per sample, REAL {d}"
+            f"--image-shape {args.image_shape} holds {math.prod(args.image_shape)} values per sample, but REAL has "
+            f"{inputs[0].shape[1]}"
         )
-    if args.standardize:
-        real, synthetic = _standardize(real, synthetic)
     center = None
     embedding_note = " (embedding: none)"
     if args.embedding == "one-class":
@@ -627,15 +696,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     shapes = {"n": real.shape[0], "m": synthetic.shape[0], "d": d, "k": k}
     print(_summary(args, result, shapes, audited, embedding_note))
 
-    if args.json is not None:
-        document = _json_document(args, result, shapes, audited, features)
-        _write("--json", args.json, lambda path: path.write_text(json.dumps(document, indent=2) + "\n"))
-    if args.plot is not None:
-        _write("--plot", args.plot, lambda path: _save_plot(result, path))
-    if args.audit is not None:
-        _write("--audit", args.audit, lambda path: _write_audit(result, audited.keep, path))
-    if args.report is not None:
-        _write("--report", args.report, lambda path: _write_report(path, result, inputs, features, args.image_shape))
+    rows = (loaded.synthetic_rows or list(range(synthetic.shape[0])), loaded.real_rows or list(range(real.shape[0])))
+    document = _json_document(args, result, shapes, audited, features, loaded.encoding)
+    render: dict[str, Callable[[Path], None]] = {
+        "--json": lambda path: _write_json(document, path),
+        "--plot": lambda path: _save_plot(result, path),
+        "--audit": lambda path: _write_audit(result, audited.keep, rows, path),
+        "--report": lambda path: _write_report(path, result, inputs, loaded.features, args.image_shape),
+    }
+    _write_outputs([(option, path, render[option]) for option, path in outputs])
     return EXIT_OK
 
 
@@ -657,6 +726,7 @@ def _json_document(
     shapes: dict[str, int],
     audited: Any,
     features: list[str] | None,
+    encoding: dict[str, Any] | None,
 ) -> dict[str, Any]:
     from faithful import __version__
     from faithful.functional import INTERVAL_KEYS, SCALAR_KEYS
@@ -679,10 +749,12 @@ def _json_document(
         "m": shapes["m"],
         "d": shapes["d"],
         "features": features,
+        "encoding": encoding,
+        "scale": args.scale,
+        "drop_last_feature": args.drop_last_feature,
         "k": shapes["k"],
         "protocol": args.protocol,
         "num_thresholds": int(result["thresholds"].numel()),
-        "standardize": args.standardize,
         "embedding": args.embedding,
         "epochs": args.epochs if args.embedding == "one-class" else None,
         "embedding_dim": args.embedding_dim if args.embedding == "one-class" else None,
@@ -693,6 +765,10 @@ def _json_document(
         "version": __version__,
     }
     return document
+
+
+def _write_json(document: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _save_plot(result: dict[str, Tensor], path: Path) -> None:
@@ -710,7 +786,9 @@ def _save_plot(result: dict[str, Tensor], path: Path) -> None:
         plt.close(fig)
 
 
-def _write_audit(result: dict[str, Tensor], keep: Tensor, path: Path) -> None:
+def _write_audit(result: dict[str, Tensor], keep: Tensor, rows: tuple[list[int], list[int]], path: Path) -> None:
+    """One row per synthetic sample; ``index`` and ``nearest_real_index`` are 0-based data rows of the files."""
+    synthetic_rows, real_rows = rows
     alpha_level = result["alpha_level"].tolist()
     authentic = result["authentic"].tolist()
     distance = result["distance_to_real"].tolist()
@@ -722,11 +800,11 @@ def _write_audit(result: dict[str, Tensor], keep: Tensor, path: Path) -> None:
         for j in range(len(alpha_level)):
             writer.writerow(
                 [
-                    j,
+                    synthetic_rows[j],
                     _format_float(alpha_level[j]),
                     "true" if authentic[j] else "false",
                     _format_float(distance[j]),
-                    nearest[j],
+                    real_rows[nearest[j]],
                     "true" if flags[j] else "false",
                 ]
             )

@@ -61,12 +61,15 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     ``reset()``: in a training loop each evaluation then only pays for the real x synthetic work.
 
     Args:
-        k: neighbours in the β-recall ball. ``None``: 5 (``protocol="paper"``), 1 (``"reference"``).
+        k: neighbours in the β-recall ball. ``None``: 5 (``protocol="paper"``), 1 (``"reference"``,
+            ``"synthcity"``).
         center: fixed real center :math:`c_r`, shape ``(d,)``. ``None``: ``feature_extractor.center``
             when the extractor has one (e.g. :class:`faithful.OneClassEmbedding`), else the real mean.
-        protocol: ``"paper"`` (the paper's definitions, exact integrals) or ``"reference"`` (the numbers
-            of the authors' published code).
-        num_thresholds: grid points of the curves. ``None``: 101 (``"paper"``), 30 (``"reference"``).
+        protocol: ``"paper"`` (the paper's definitions, exact integrals), ``"reference"`` (the numbers
+            of the authors' published code) or ``"synthcity"`` (synthcity 0.2.12's naive keys, which tabular
+            papers report; see ``docs/reproducing.md``).
+        num_thresholds: grid points of the curves. ``None``: 101 (``"paper"``), 30 (``"reference"``,
+            ``"synthcity"``).
         feature_extractor: optional module applied to ``x`` in ``update`` (under ``torch.no_grad`` and in
             eval mode, restored afterwards).
         reset_real_features: whether ``reset()`` also drops the real embeddings and their cache.

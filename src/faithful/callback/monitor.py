@@ -137,7 +137,7 @@ class FaithfulnessMonitor(Callback):
         prefix: prepended to the logged names.
         log_curves: draw the curves into TensorBoard loggers.
         k: neighbours of the β-recall ball (see the metric); ``None``: the protocol's default.
-        protocol: ``"paper"`` or ``"reference"`` (see the metric).
+        protocol: ``"paper"``, ``"reference"`` or ``"synthcity"`` (see the metric).
         num_thresholds: grid points of the curves; ``None``: the protocol's default.
         chunk_size: the metric's distance block size; ``None`` picks one.
         audit_every_n_evaluations: log the audit views and histograms every this many evaluations (the first

@@ -51,8 +51,9 @@ SAMPLE_KEYS = (
 #: Confidence-interval keys (``<scalar>_lower``, ``<scalar>_upper``).
 INTERVAL_KEYS = tuple(f"{key}_{bound}" for key in SCALAR_KEYS for bound in ("lower", "upper"))
 
-#: Protocol name -> (default k, default num_thresholds). "reference" fixes both (the authors' code).
-PROTOCOLS = {"paper": (5, 101), "reference": (1, 30)}
+#: Protocol name -> (default k, default num_thresholds). "reference" (the authors' code) and "synthcity"
+#: (synthcity 0.2.12's ``AlphaPrecision``, which tabular papers report) fix both.
+PROTOCOLS = {"paper": (5, 101), "reference": (1, 30), "synthcity": (1, 30)}
 
 
 def _is_int(value: object) -> bool:

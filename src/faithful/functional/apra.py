@@ -24,7 +24,7 @@ from faithful.functional._checks import (
     _result_dtype,
 )
 from faithful.functional.bootstrap import bootstrap_confidence_intervals
-from faithful.functional.curves import curve_on_grid, deviation_integral, levels
+from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
 __all__ = ["RealStatistics", "alpha_precision_beta_recall_authenticity"]
@@ -87,8 +87,8 @@ def _alpha_precision_beta_recall_authenticity_compute(
     synthetic_to_own_center = _center_distances(synthetic, synthetic_center)
     matched = synthetic_to_own_center[neighbors.real_to_synthetic_index]
     in_ball = neighbors.real_to_synthetic <= stats.knn[:, stats.k - 1]
-    # SPEC: the β-support is a quantile over all m synthetic samples; the authors' code used the
-    # n matched ones, which "reference" reproduces.
+    # SPEC: the β-support is a quantile over all m synthetic samples; the authors' code (and synthcity) used
+    # the n matched ones, which "reference" and "synthcity" reproduce.
     beta_reference = torch.sort(synthetic_to_own_center if protocol == "paper" else matched).values
     beta_level = torch.where(in_ball, levels(matched, beta_reference), math.inf)
 
@@ -102,10 +102,10 @@ def _alpha_precision_beta_recall_authenticity_compute(
     if protocol == "paper":
         alpha_precision = 1.0 - 2.0 * deviation_integral(alpha_level, m)
         beta_recall = 1.0 - 2.0 * deviation_integral(beta_level, n)
-    else:  # the authors' Riemann sum over the 30 grid points, unclipped
-        step = 1.0 / (num_thresholds - 1)
-        alpha_precision = 1.0 - 2.0 * step * (alpha_curve - grid).abs().sum()
-        beta_recall = 1.0 - 2.0 * step * (beta_curve - grid).abs().sum()
+    else:  # a sum over the 30 grid points, unclipped, normalised as the published code does
+        weight = grid_weight(protocol, grid)
+        alpha_precision = 1.0 - weight * (alpha_curve - grid).abs().sum()
+        beta_recall = 1.0 - weight * (beta_curve - grid).abs().sum()
 
     result = {
         ALPHA_PRECISION: alpha_precision.to(dtype),
@@ -164,17 +164,23 @@ def alpha_precision_beta_recall_authenticity(
     With ``protocol="paper"`` the integrals are exact (closed form over the step curves). With
     ``protocol="reference"`` the numbers of the authors' published code are reproduced: k = 1, 30 grid
     points, a Riemann sum, and the β-radius over the matched synthetic samples (authenticity keeps the
-    corrected definition).
+    corrected definition). ``protocol="synthcity"`` reproduces synthcity 0.2.12's ``AlphaPrecision`` "naive"
+    keys, which tabular-generation papers report: the same curves, scored as
+    ``1 - Σ|curve - grid| / Σ grid``; any n and m; corrected authenticity. synthcity's ``evaluate()`` also
+    min-max scales both tables (fitted on the real one) and drops the last column first: the arrays here are
+    taken as given, see ``docs/reproducing.md`` for the full recipe.
 
     Args:
         real: ``(n, d)`` real embeddings (for authenticity: the data the generator was trained on).
         synthetic: ``(m, d)`` synthetic embeddings, same ``d``.
-        k: neighbours in the β-recall ball. ``None``: 5 for ``"paper"``, 1 for ``"reference"``.
+        k: neighbours in the β-recall ball. ``None``: 5 for ``"paper"``, 1 for ``"reference"`` and
+            ``"synthcity"`` (which fix it).
         center: ``(d,)`` real center :math:`c_r`. ``None``: the mean of ``real``. Pass
             ``OneClassEmbedding.center`` when the embeddings come from that network.
-        protocol: ``"paper"`` (the definitions, exact) or ``"reference"`` (the authors' code).
+        protocol: ``"paper"`` (the definitions, exact), ``"reference"`` (the authors' code) or
+            ``"synthcity"`` (synthcity 0.2.12's naive keys).
         num_thresholds: points of the curves' grid in [0, 1], ends included. ``None``: 101 for
-            ``"paper"``, 30 for ``"reference"``.
+            ``"paper"``, 30 for ``"reference"`` and ``"synthcity"`` (which fix it).
         chunk_size: real samples per distance block (memory ``chunk_size x max(n, m)``). ``None``: about
             2**25 elements a block. The results do not depend on it.
         sample_level: also return the per-sample output used for auditing.

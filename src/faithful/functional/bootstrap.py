@@ -39,6 +39,7 @@ from faithful.functional._checks import (
     _check_num_thresholds,
     _check_protocol,
 )
+from faithful.functional.curves import grid_weight
 
 __all__ = ["INTERVAL_KEYS", "bootstrap_confidence_intervals"]
 
@@ -121,11 +122,11 @@ def _batched_deviation_integral(sorted_levels: Tensor, cumulative: Tensor) -> Te
     return one_sided + torch.linalg.vector_norm(crossing, dim=1).square() / size**2
 
 
-def _batched_grid_deviation(sorted_levels: Tensor, cumulative: Tensor, grid: Tensor) -> Tensor:
-    """The reference protocol's Riemann sum ``step · Σ_grid |F_b(a) - a|`` for every resample b."""
+def _batched_grid_deviation(sorted_levels: Tensor, cumulative: Tensor, grid: Tensor, protocol: str) -> Tensor:
+    """The published codes' ``(w / 2) · Σ_grid |F_b(a) - a|`` for every resample b (score: 1 - 2·deviation)."""
     position = torch.searchsorted(sorted_levels.to(torch.float64), grid, right=True)  # #{levels <= a}
     curve = cumulative[:, position] / sorted_levels.numel()
-    return (curve - grid).abs().sum(dim=1) / (grid.numel() - 1)
+    return (curve - grid).abs().sum(dim=1) * (0.5 * grid_weight(protocol, grid))
 
 
 def _resampled_scores(
@@ -134,6 +135,7 @@ def _resampled_scores(
     num_resamples: int,
     generator: torch.Generator,
     grid: Tensor | None,
+    protocol: str,
 ) -> tuple[Tensor, Tensor]:
     """(1 - 2·deviation, mean of ``flags``) of ``num_resamples`` resamples of one sample set.
 
@@ -154,7 +156,7 @@ def _resampled_scores(
         if grid is None:
             deviation.append(_batched_deviation_integral(sorted_levels, cumulative))
         else:
-            deviation.append(_batched_grid_deviation(sorted_levels, cumulative, grid))
+            deviation.append(_batched_grid_deviation(sorted_levels, cumulative, grid, protocol))
         done += block
     scores = 1.0 - 2.0 * torch.cat(deviation)
     return scores, (torch.cat(flag_means) if flag_means else scores.new_empty(0))
@@ -184,9 +186,11 @@ def bootstrap_confidence_intervals(
         confidence_level: the interval's nominal coverage, in (0, 1).
         num_resamples: bootstrap resamples.
         seed: seed of the local generator (the global RNG is left alone); same seed, same intervals.
-        protocol: how the scores were integrated: ``"paper"`` (exact integral) or ``"reference"`` (the
-            authors' Riemann sum on ``num_thresholds`` grid points). Must match the point estimate's.
-        num_thresholds: grid points for ``protocol="reference"``; ``None``: 30. Unused for ``"paper"``.
+        protocol: how the scores were integrated: ``"paper"`` (exact integral), ``"reference"`` (the
+            authors' Riemann sum on ``num_thresholds`` grid points) or ``"synthcity"`` (the same sum divided
+            by the sum of the grid, as synthcity does). Must match the point estimate's.
+        num_thresholds: grid points for ``"reference"`` and ``"synthcity"``; ``None``: 30. Unused for
+            ``"paper"``.
 
     Returns:
         ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``, ``beta_recall_upper``,
@@ -215,7 +219,7 @@ def bootstrap_confidence_intervals(
     alpha_level, authentic, beta_level = _check_sample_result(sample_result)
     device = alpha_level.device
     grid = None
-    if protocol == "reference":
+    if protocol != "paper":
         grid = torch.linspace(0.0, 1.0, num_thresholds or PROTOCOLS[protocol][1], dtype=torch.float64)
         grid = grid.to(device)
 
@@ -226,9 +230,11 @@ def bootstrap_confidence_intervals(
 
     order = torch.argsort(alpha_level)
     alpha_scores, authenticity_scores = _resampled_scores(
-        alpha_level[order], authentic[order].to(torch.float64), num_resamples, synthetic_generator, grid
+        alpha_level[order], authentic[order].to(torch.float64), num_resamples, synthetic_generator, grid, protocol
     )
-    beta_scores, _ = _resampled_scores(torch.sort(beta_level).values, None, num_resamples, real_generator, grid)
+    beta_scores, _ = _resampled_scores(
+        torch.sort(beta_level).values, None, num_resamples, real_generator, grid, protocol
+    )
 
     tail = (1.0 - confidence_level) / 2.0
     q = torch.tensor([tail, 1.0 - tail], dtype=torch.float64, device=device)

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["curve_on_grid", "deviation_integral", "levels", "quantile_sorted"]
+__all__ = ["curve_on_grid", "deviation_integral", "grid_weight", "levels", "quantile_sorted"]
 
 
 def quantile_sorted(sorted_values: Tensor, q: Tensor) -> Tensor:
@@ -54,6 +54,18 @@ def levels(values: Tensor, sorted_reference: Tensor) -> Tensor:
         fraction = (values[inside] - d_lo) / (d_hi - d_lo)
         out[inside] = ((lo.to(torch.float64) + fraction) / (n - 1)).clamp(0.0, 1.0)
     return out
+
+
+def grid_weight(protocol: str, grid: Tensor) -> float:
+    """``w`` in the published codes' score ``1 - w · Σ_grid |curve - grid|`` (protocols other than "paper").
+
+    The authors' code ("reference") takes a Riemann sum of ``2 ∫ |curve - a| da`` with step ``1 / (N - 1)``,
+    so ``w = 2 / (N - 1)``; synthcity ("synthcity") divides by ``Σ grid`` (``N / 2`` on ``linspace(0, 1, N)``),
+    so ``w = 1 / Σ grid`` and its score is ``1 - (1 - reference) · (N - 1) / N``.
+    """
+    if protocol == "synthcity":
+        return 1.0 / float(grid.sum())
+    return 2.0 / (grid.numel() - 1)
 
 
 def curve_on_grid(values: Tensor, sorted_reference: Tensor, grid: Tensor, total: int) -> Tensor:
