@@ -520,9 +520,9 @@ def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchRe
     )
 
     def objective(trial: Any) -> float:
-        if trial.number >= n_trials and not trial.params:
-            # Another worker started the last trial between this worker's check and its ask: nothing is left.
-            # A retried trial (its λ already set) is real work and runs.
+        if shared and _is_surplus(study, trial.number, n_trials):
+            # Another worker started the last trial between this worker's check and its ask: nothing is left
+            # to run, and running a grid point again would count it twice. The trial ends without training.
             study.stop()
             trial.set_user_attr("skipped", True)
             raise optuna.TrialPruned("every trial of the study has started")
@@ -555,17 +555,29 @@ def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchRe
         return score(values[0], values[1], values[2], options.min_authenticity)
 
     if shared:
-        _work(optuna, study, objective, n_trials, heartbeat=options.heartbeat_interval > 0 and "://" in str(options.storage))
+        heartbeat = options.heartbeat_interval > 0 and "://" in str(options.storage)  # journal files have none
+        _work(optuna, study, objective, n_trials, heartbeat)
     else:
         study.optimize(objective, n_trials=n_trials)
     return _summarise(optuna, study, options, show=options.summary)
 
 
+def _new_trials(trials: list[Any]) -> list[int]:
+    """Numbers of the trials a worker asked for, in order: without the copies of retried trials."""
+    return sorted(trial.number for trial in trials if "failed_trial" not in trial.system_attrs)
+
+
+def _is_surplus(study: Any, number: int, n_trials: int) -> bool:
+    """Whether trial ``number`` is a new trial beyond the study's first ``n_trials`` new trials."""
+    new = _new_trials(study.get_trials(deepcopy=False))
+    return number in new and new.index(number) >= n_trials  # a retried copy is never surplus
+
+
 def _to_start(optuna: Any, study: Any, n_trials: int) -> bool:
-    """Whether the study has work no worker has taken: fewer than ``n_trials`` trials, or a queued retry."""
+    """Whether the study has work no worker has taken: fewer than ``n_trials`` new trials, or a queued retry."""
     trials = study.get_trials(deepcopy=False)
     waiting = any(trial.state == optuna.trial.TrialState.WAITING for trial in trials)
-    return waiting or len(trials) < n_trials
+    return waiting or len(_new_trials(trials)) < n_trials
 
 
 def _work(optuna: Any, study: Any, objective: Any, n_trials: int, heartbeat: bool) -> None:
