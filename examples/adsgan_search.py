@@ -401,6 +401,11 @@ def _open_storage(optuna: Any, options: SearchOptions) -> Any:
         return JournalStorage(JournalFileBackend(url))
     heartbeat: dict[str, Any] = {}
     if options.heartbeat_interval > 0:
+        if not hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # named so since Optuna 4.9
+            raise RuntimeError(
+                "Expected Optuna >= 4.9 for `search.heartbeat_interval` > 0 (the heartbeat's retry callback), "
+                f"but got {optuna.__version__}: pip install -U optuna, or pass --search.heartbeat_interval=0."
+            )
         # A worker that dies mid-trial (killed, machine lost) stops beating; the next worker that asks for a
         # trial marks it failed and the callback queues the same λ again, so no grid point is lost.
         heartbeat = {
@@ -563,14 +568,15 @@ def _run_study(optuna: Any, argv: list[str], options: SearchOptions) -> SearchRe
 
 
 def _new_trials(trials: list[Any]) -> list[int]:
-    """Numbers of the trials a worker asked for, in order: without the copies of retried trials."""
-    return sorted(trial.number for trial in trials if "failed_trial" not in trial.system_attrs)
+    """Numbers of the trials the sampler chose, in order: not the queued ones (a retry, an ``enqueue_trial``)."""
+    queued = ("failed_trial", "fixed_params")
+    return sorted(trial.number for trial in trials if not any(key in trial.system_attrs for key in queued))
 
 
 def _is_surplus(study: Any, number: int, n_trials: int) -> bool:
     """Whether trial ``number`` is a new trial beyond the study's first ``n_trials`` new trials."""
     new = _new_trials(study.get_trials(deepcopy=False))
-    return number in new and new.index(number) >= n_trials  # a retried copy is never surplus
+    return number in new and new.index(number) >= n_trials  # a queued trial is never surplus
 
 
 def _to_start(optuna: Any, study: Any, n_trials: int) -> bool:

@@ -427,6 +427,11 @@ def test_adsgan_search_joins_a_journal_file_study(tmp_path: Path, monkeypatch: p
         (2.0, "COMPLETE"),
     ]
     assert first.chosen_lambda == again.chosen_lambda and first.rows == again.rows
+    # A λ queued by hand (to redo a trial that failed) is run by the next worker, not taken for a surplus trial.
+    optuna.load_study(study_name="adsgan_lambda", storage=storage).enqueue_trial({"lambda": 2.0})
+    redone = example.search(argv)
+    assert sorted(row["lambda"] for row in redone.rows) == [0.0, 2.0, 2.0]
+    assert [row for row in redone.rows if row["lambda"] == 2.0][1]["trial"] == 2
 
 
 def test_adsgan_search_says_how_to_install_optuna(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
