@@ -452,7 +452,8 @@ def _describe(options: SearchOptions) -> str:
     if "://" in url and "@" in url:  # hide a password: scheme://user:password@host -> scheme://user:***@host
         scheme, rest = url.split("://", 1)
         credentials, host = rest.rsplit("@", 1)
-        url = f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+        if ":" in credentials:
+            url = f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
     return f"study {options.study_name!r} in {url}"
 
 

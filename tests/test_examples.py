@@ -390,6 +390,9 @@ def test_adsgan_search_checks_the_worker_options() -> None:
         example.search(["--search.n_workers=0"])
     with pytest.raises(ValueError, match=r"`search\.heartbeat_interval` to be >= 0 seconds, but got -1"):
         example.search(["--search.heartbeat_interval=-1"])
+    described = example._describe(example.SearchOptions(storage="postgresql://ada:s3cret@db.example.org/optuna"))
+    assert described == "study 'adsgan_lambda' in postgresql://ada:***@db.example.org/optuna"  # no password
+    assert example._describe(example.SearchOptions(storage="postgresql://ada@db/optuna")).endswith("ada@db/optuna")
 
 
 def test_adsgan_search_sqlite_transactions_take_the_write_lock(tmp_path: Path) -> None:
