@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -293,6 +294,147 @@ def test_adsgan_pruning_callback_reports_the_windowed_score_and_stops() -> None:
     assert trial.reports[1] == (1, pytest.approx(0.6 + 0.4 - 10 * 0.0))  # window mean: A = 0.8 meets 0.8
     assert callback.last["authenticity"] == pytest.approx(0.8)
     assert trainer.should_stop and callback.pruned_at == 19
+
+
+TINY_SEARCH = [
+    "--trainer.max_epochs=2",
+    "--trainer.check_val_every_n_epoch=1",
+    "--trainer.limit_train_batches=4",
+    "--search.lambdas=[0.0, 1.0, 2.0, 3.0]",
+    "--search.min_authenticity=0.0",
+    "--search.pruning=false",  # pruning compares with whatever other workers finished first: order-dependent
+]
+GRID = [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.slow
+def test_adsgan_search_workers_share_a_sqlite_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+    optuna = pytest.importorskip("optuna")
+    example = load_example("adsgan_search")
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    parallel = example.search([*TINY_SEARCH, f"--search.storage={url}", "--search.n_workers=2"])
+    out = capfd.readouterr().out
+
+    trials = optuna.load_study(study_name="adsgan_lambda", storage=url).get_trials()
+    complete = [trial for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(trial.params["lambda"] for trial in complete) == GRID  # every grid point, each once
+    for trial in trials:  # anything else is a surplus trial that trained nothing
+        assert trial in complete or (trial.user_attrs.get("skipped") and not trial.params)
+    workers = {trial.user_attrs["worker"] for trial in complete}
+    assert len(workers) == 2  # both worker processes ran trials
+    assert all(worker.rsplit(":", 1)[1] != str(os.getpid()) for worker in workers)  # not this process
+    for trial in complete:  # each worker printed the rows of its own trials
+        assert re.search(
+            rf"^\s+{trial.number}\s+{trial.params['lambda']:g}\s.*\({trial.user_attrs['worker']}\)$", out, re.M
+        )
+    assert out.count("Starting 2 workers") == 1 and out.count("Chosen λ") == 1  # the summary: once, by the command
+
+    single = example.search(TINY_SEARCH)  # one process, in memory: the default path
+    assert parallel.chosen_lambda == single.chosen_lambda
+    metrics = ("alpha_precision", "beta_recall", "authenticity")
+    by_lambda = {row["lambda"]: [row[name] for name in metrics] for row in single.rows}
+    assert {row["lambda"]: [row[name] for name in metrics] for row in parallel.rows} == by_lambda  # seeded per trial
+
+
+@pytest.mark.slow
+def test_adsgan_search_reruns_the_trial_of_a_killed_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import subprocess
+    import time
+
+    optuna = pytest.importorskip("optuna")
+    example = load_example("adsgan_search")
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    argv = [*TINY_SEARCH, f"--search.storage={url}", "--search.heartbeat_interval=1"]
+    victim = subprocess.Popen([sys.executable, str(EXAMPLES / "adsgan_search.py"), *argv], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and victim.poll() is None:
+            time.sleep(0.2)
+            try:
+                study = optuna.load_study(study_name="adsgan_lambda", storage=url)
+            except KeyError:  # not created yet
+                continue
+            if any(
+                "worker" in trial.user_attrs for trial in study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+            ):
+                time.sleep(0.5)  # inside a trial, heartbeat recorded
+                break
+        os.kill(victim.pid, signal.SIGKILL)  # a worker dies mid-trial: no chance to clean up
+    finally:
+        victim.wait()
+    killed = optuna.load_study(study_name="adsgan_lambda", storage=url).get_trials(
+        states=[optuna.trial.TrialState.RUNNING]
+    )
+    assert len(killed) == 1
+
+    result = example.search(argv)  # a second worker: fails the silent trial after 3 s and runs its λ again
+    trials = optuna.load_study(study_name="adsgan_lambda", storage=url).get_trials()
+    complete = [trial for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(trial.params["lambda"] for trial in complete) == GRID
+    (failed,) = (trial for trial in trials if trial.state == optuna.trial.TrialState.FAIL)
+    assert failed.number == killed[0].number
+    (retry,) = (trial for trial in complete if trial.system_attrs.get("failed_trial") == failed.number)
+    assert retry.params == failed.params
+    assert result.chosen_lambda is not None and sorted(row["lambda"] for row in result.rows) == GRID
+
+
+def test_adsgan_search_checks_the_worker_options() -> None:
+    pytest.importorskip("optuna")
+    example = load_example("adsgan_search")
+    with pytest.raises(ValueError, match=r"`search\.storage`.*`search\.n_workers` = 2"):
+        example.search(["--search.n_workers=2"])
+    with pytest.raises(ValueError, match=r"`search\.n_workers` to be a positive integer, but got 0"):
+        example.search(["--search.n_workers=0"])
+    with pytest.raises(ValueError, match=r"`search\.heartbeat_interval` to be >= 0 seconds, but got -1"):
+        example.search(["--search.heartbeat_interval=-1"])
+    described = example._describe(example.SearchOptions(storage="postgresql://ada:s3cret@db.example.org/optuna"))
+    assert described == "study 'adsgan_lambda' in postgresql://ada:***@db.example.org/optuna"  # no password
+    assert example._describe(example.SearchOptions(storage="postgresql://ada@db/optuna")).endswith("ada@db/optuna")
+
+
+def test_adsgan_search_sqlite_transactions_take_the_write_lock(tmp_path: Path) -> None:
+    """Two connections cannot both read a trial as waiting and both take it: the second waits for the first."""
+    import sqlite3
+
+    optuna = pytest.importorskip("optuna")
+    example = load_example("adsgan_search")
+    options = example.SearchOptions(storage=f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=0)
+    storage = example._open_storage(optuna, options)
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.enqueue_trial({"lambda": 1.0})
+    with storage.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")  # a transaction that only reads so far
+        other = sqlite3.connect(tmp_path / "study.db", timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")  # a write lock is already held: by the reading transaction
+        other.close()
+        connection.rollback()
+    assert study.ask().number == 0 and study.trials[0].state == optuna.trial.TrialState.RUNNING
+
+
+def test_adsgan_search_joins_a_journal_file_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    optuna = pytest.importorskip("optuna")
+    example = load_example("adsgan_search")
+    monkeypatch.chdir(tmp_path)
+    journal = str(tmp_path / "study.journal")
+    argv = [*TINY_SEARCH, "--trainer.max_epochs=1", "--search.lambdas=[0.0, 2.0]", f"--search.storage={journal}"]
+    first = example.search(argv)
+    again = example.search(argv)  # the study is complete: joining it runs nothing and reports the same choice
+    storage = optuna.storages.journal.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    trials = optuna.load_study(study_name="adsgan_lambda", storage=storage).get_trials()
+    assert sorted((trial.params["lambda"], trial.state.name) for trial in trials) == [
+        (0.0, "COMPLETE"),
+        (2.0, "COMPLETE"),
+    ]
+    assert first.chosen_lambda == again.chosen_lambda and first.rows == again.rows
+    # A λ queued by hand (to redo a trial that failed) is run by the next worker, not taken for a surplus trial.
+    optuna.load_study(study_name="adsgan_lambda", storage=storage).enqueue_trial({"lambda": 2.0})
+    redone = example.search(argv)
+    assert sorted(row["lambda"] for row in redone.rows) == [0.0, 2.0, 2.0]
+    assert [row for row in redone.rows if row["lambda"] == 2.0][1]["trial"] == 2
 
 
 def test_adsgan_search_says_how_to_install_optuna(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
