@@ -421,7 +421,9 @@ def test_fit_one_dimensional_input() -> None:
 
 def test_fit_not_a_tensor() -> None:
     embedding = OneClassEmbedding(7, hidden=(8,), out_features=4)
-    with pytest.raises(TypeError, match=r"`real` to be a torch.Tensor of shape \(num_samples, num_features\), but got list"):
+    with pytest.raises(
+        TypeError, match=r"`real` to be a torch.Tensor of shape \(num_samples, num_features\), but got list"
+    ):
         embedding.fit([[0.0] * 7] * 3)  # type: ignore[arg-type]
 
 

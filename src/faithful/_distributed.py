@@ -33,9 +33,11 @@ def gather_rows(x: Tensor, group: Any = None) -> list[Tensor]:
     """
     group = dist.group.WORLD if group is None else group
     world_size = dist.get_world_size(group)
-    empty = x.numel() == 0 and x.ndim != 2 or x.ndim == 2 and x.shape[0] == 0
+    empty = x.shape[0] == 0 if x.ndim == 2 else x.numel() == 0
     if not empty and (x.ndim != 2 or x.dtype not in _DTYPES):
-        raise ValueError(f"Expected a 2-D floating point tensor of samples to gather, but got {x.dtype} {tuple(x.shape)}.")
+        raise ValueError(
+            f"Expected a 2-D floating point tensor of samples to gather, but got {x.dtype} of shape {tuple(x.shape)}."
+        )
     rows, cols = (0, x.shape[1] if x.ndim == 2 else 0) if empty else tuple(x.shape)
     code = _DTYPES.index(x.dtype) if x.dtype in _DTYPES else -1
     meta = torch.tensor([rows, cols, code if rows else -1], dtype=torch.int64, device=x.device)

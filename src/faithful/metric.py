@@ -187,7 +187,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         self._num_features = features.shape[1]
         (self.real_features if is_real else self.synthetic_features).append(features)
 
-    def forward(self, x: Tensor, real: bool) -> dict[str, Tensor] | None:  # type: ignore[override]
+    def forward(self, x: Tensor, real: bool) -> dict[str, Tensor] | None:
         """Add a batch like ``update`` and return the value of this batch alone.
 
         The metric is dataset-level: a batch of real samples has no value of its own, so ``real=True``
@@ -267,12 +267,15 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             return dict(self._output[2])
         output = {key: scores.result[key] for key in COMPUTE_KEYS}
         if self.confidence_level is not None:
+            result = scores.result
             if not scores.sample_level:  # forward's batch value: per-sample flags needed for the resampling
-                scores = self._compute_scores(scores.real_statistics.real, scores.synthetic, sample_level=True)
-                assert scores.result is not None
+                assert scores.synthetic is not None
+                full = self._compute_scores(scores.real_statistics.real, scores.synthetic, sample_level=True)
+                assert full.result is not None
+                result = full.result
             output.update(
                 bootstrap_confidence_intervals(
-                    scores.result,
+                    result,
                     confidence_level=self.confidence_level,
                     num_resamples=self.num_resamples,
                     seed=self.seed,

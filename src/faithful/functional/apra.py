@@ -42,6 +42,7 @@ class RealStatistics(NamedTuple):
     """Everything that depends on the real set only; computed once, reused for every synthetic set."""
 
     real: Tensor  #: the real samples as given (before any scaling), to recognise the set again
+    real_version: int  #: ``real._version`` then: an in-place change of the same tensor is seen too
     given_center: Tensor | None  #: (d,) float64 center as given (None: the real mean)
     scale: float  #: power of two applied to both sets and the center before the search (1.0: none)
     prepared: PreparedSet  #: scaled real samples, centred float32 copy for the GEMM filter
@@ -63,6 +64,7 @@ class Scores(NamedTuple):
     real_statistics: RealStatistics
     result: dict[str, Tensor] | None  #: None: only the real statistics are kept (a metric's reset)
     synthetic: Tensor | None
+    synthetic_version: int
     protocol: str
     num_thresholds: int
     sample_level: bool
@@ -129,15 +131,19 @@ def _real_statistics(
     center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
     knn = real_knn(prepared, k, chunk_size)
     _warn_duplicates(knn)
-    return RealStatistics(real, center, scale, prepared, origin, c_r, center_distances, knn, k)
+    return RealStatistics(real, real._version, center, scale, prepared, origin, c_r, center_distances, knn, k)
 
 
-def _same_tensor(a: Tensor | None, b: Tensor | None) -> bool:
-    """Same values, shape, dtype and device (an O(size) check, far below the neighbour search it saves)."""
+def _same_tensor(a: Tensor | None, b: Tensor | None, version: int | None = None) -> bool:
+    """Same values, shape, dtype and device (an O(size) check, far below the neighbour search it saves).
+
+    ``version``: ``a._version`` when ``a`` was used; the same tensor changed in place since is not the same.
+    """
     if a is None or b is None:
         return a is b
-    if a is b:
-        return True
+    if a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride() and a.dtype == b.dtype:
+        # The same memory (the tensor itself, or a detached view of it): equal unless changed in place since.
+        return version is None or b._version == version
     return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and bool(torch.equal(a, b))
 
 
@@ -148,7 +154,7 @@ def _reusable(stats: RealStatistics | None, real: Tensor, k: int, center: Tensor
         and stats.k == k
         and stats.scale == scale
         and _same_tensor(stats.given_center, center)
-        and _same_tensor(stats.real, real)
+        and _same_tensor(stats.real, real, stats.real_version)
     )
 
 
@@ -267,12 +273,12 @@ def _alpha_precision_beta_recall_authenticity_compute(
         and previous.protocol == protocol
         and previous.num_thresholds == num_thresholds
         and (previous.sample_level or not sample_level)
-        and _same_tensor(previous.synthetic, synthetic)
+        and _same_tensor(previous.synthetic, synthetic, previous.synthetic_version)
     ):
         return previous
     dtype = _result_dtype(real, synthetic)
     result = _score(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
-    return Scores(stats, result, synthetic, protocol, num_thresholds, sample_level)
+    return Scores(stats, result, synthetic, synthetic._version, protocol, num_thresholds, sample_level)
 
 
 def alpha_precision_beta_recall_authenticity(
