@@ -75,7 +75,7 @@ def test_compute_is_repeatable_and_does_not_change_the_state():
     states = [t.clone() for t in metric.real_features + metric.synthetic_features]
     second = metric.compute()
     _assert_equal(second, first)
-    assert all(torch.equal(a, b) for a, b in zip(states, metric.real_features + metric.synthetic_features))
+    assert all(torch.equal(a, b) for a, b in zip(states, metric.real_features + metric.synthetic_features, strict=True))
 
 
 # ------------------------------------------------------------------------------------------ item 1: forward
