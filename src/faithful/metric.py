@@ -34,7 +34,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     of synthetic samples against real ones, computed exactly by
     :func:`faithful.functional.alpha_precision_beta_recall_authenticity` (see there for the maths).
 
-    As input to ``update`` the metric accepts
+    As input to ``update`` and ``forward`` the metric accepts
 
     - ``x`` (:class:`~torch.Tensor`): ``(N, d)`` embeddings, or raw inputs of any shape that
       ``feature_extractor`` maps to ``(N, d)`` embeddings;
@@ -47,6 +47,11 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves;
     - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``,
       ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d bootstrap bounds).
+
+    ``forward(x, real)`` adds the batch like ``update``; it returns ``None`` for real samples (a dataset-level
+    metric has no value for them alone) and, for synthetic samples, the ``compute()`` dict of that batch
+    against the real samples added so far. Results are memoised and checked against the states' values,
+    so loading a state dict, ``set_dtype`` or ``to()`` never return stale numbers.
 
     ``sample_scores()`` returns the per-sample output (``alpha_level``, ``authentic``,
     ``distance_to_real``, ``nearest_real_index`` per synthetic sample and ``covered``, ``beta_level``
@@ -75,6 +80,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
             resamples.
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
+            ``compute_with_cache`` is accepted but always off: the metric memoises by value itself.
 
     Raises:
         ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``,
