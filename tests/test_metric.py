@@ -59,20 +59,20 @@ def test_reset_keeps_real_features_and_their_cache():
     metric.update(real, real=True)
     metric.update(synthetic, real=False)
     metric.compute()
-    cached = metric._real_cache
+    cached = metric._scores.real_statistics
     assert cached is not None
     metric.reset()
     assert metric.synthetic_features == []
     other = synthetic[:100] + 0.5
     metric.update(other, real=False)
     result = metric.compute()
-    assert metric._real_cache is cached  # real x real work was not repeated
+    assert metric._scores.real_statistics is cached  # real x real work was not repeated
     expected = alpha_precision_beta_recall_authenticity(real, other)
     _assert_same(result, {key: expected[key] for key in result})
     # A new real sample invalidates the cache.
     metric.update(real[:5] + 1.0, real=True)
     metric.compute()
-    assert metric._real_cache is not cached
+    assert metric._scores.real_statistics is not cached
 
 
 def test_reset_drops_everything_by_default():
@@ -82,7 +82,7 @@ def test_reset_drops_everything_by_default():
     metric.update(synthetic, real=False)
     metric.compute()
     metric.reset()
-    assert metric.real_features == [] and metric._real_cache is None
+    assert metric.real_features == [] and metric._scores is None
     with (
         pytest.warns(UserWarning, match="called before the ``update`` method"),
         pytest.raises(ValueError, match=r"at least one `update\(x, real=True\)` with real samples"),
@@ -131,7 +131,7 @@ def test_update_errors():
         metric.update(torch.randn(4, 3), real=1)
     with pytest.raises(ValueError, match=r"2-D tensor .* shape \(4,\)"):
         metric.update(torch.randn(4), real=True)
-    with pytest.raises(TypeError, match=r"floating point tensor, but got torch.int64"):
+    with pytest.raises(TypeError, match=r"floating point tensor, but got dtype torch.int64"):
         metric.update(torch.ones(4, 3, dtype=torch.long), real=True)
     bad = torch.randn(4, 3)
     bad[1, 1] = float("nan")

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
-from torchmetrics.utilities.data import dim_zero_cat
 
+from faithful._distributed import gather_rows
 from faithful.functional._checks import (
     COMPUTE_KEYS,
     SAMPLE_KEYS,
+    SCALAR_KEYS,
     _check_bootstrap_options,
-    _check_center,
-    _check_finite,
     _check_options,
-    _check_real,
-    _check_synthetic,
-    _result_dtype,
 )
 from faithful.functional.apra import (
-    RealStatistics,
+    Scores,
     _alpha_precision_beta_recall_authenticity_compute,
-    _real_statistics,
+    _alpha_precision_beta_recall_authenticity_update,
 )
 from faithful.functional.bootstrap import bootstrap_confidence_intervals
 
@@ -37,7 +34,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     of synthetic samples against real ones, computed exactly by
     :func:`faithful.functional.alpha_precision_beta_recall_authenticity` (see there for the maths).
 
-    As input to ``update`` the metric accepts
+    As input to ``update`` and ``forward`` the metric accepts
 
     - ``x`` (:class:`~torch.Tensor`): ``(N, d)`` embeddings, or raw inputs of any shape that
       ``feature_extractor`` maps to ``(N, d)`` embeddings;
@@ -50,6 +47,11 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves;
     - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``,
       ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d bootstrap bounds).
+
+    ``forward(x, real)`` adds the batch like ``update``; it returns ``None`` for real samples (a dataset-level
+    metric has no value for them alone) and, for synthetic samples, the ``compute()`` dict of that batch
+    against the real samples added so far. Results are memoised and checked against the states' values,
+    so loading a state dict, ``set_dtype`` or ``to()`` never return stale numbers.
 
     ``sample_scores()`` returns the per-sample output (``alpha_level``, ``authentic``,
     ``distance_to_real``, ``nearest_real_index`` per synthetic sample and ``covered``, ``beta_level``
@@ -81,6 +83,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
             resamples.
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
+            ``compute_with_cache`` is accepted but always off: the metric memoises by value itself.
 
     Raises:
         ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``,
@@ -127,7 +130,12 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
+        # Uneven and empty shards under DDP: see faithful._distributed.
+        kwargs.setdefault("dist_sync_fn", gather_rows)
         super().__init__(**kwargs)
+        # The metric memoises its results itself, checked against the states' values (see `_scores`);
+        # torchmetrics' own cache would survive `load_state_dict` and return stale numbers.
+        self.compute_with_cache = False
         self.k, self.num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
         if confidence_level is not None:
             _check_bootstrap_options(confidence_level, num_resamples, seed)
@@ -148,11 +156,15 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         self.center = center
         self.add_state("real_features", default=[], dist_reduce_fx="cat")
         self.add_state("synthetic_features", default=[], dist_reduce_fx="cat")
+        if not reset_real_features:
+            # Always empty. MetricCollection's compute groups share the states of metrics whose states are
+            # equal, and re-link them to one member after reset(): a metric keeping its real set must never
+            # share with one dropping it. A state name of its own keeps them apart.
+            self.add_state("real_features_kept", default=[], dist_reduce_fx="cat")
         self._num_features: int | None = None
-        # Real-only quantities, valid while no real sample is added (see `_real_side`).
-        self._real_version = 0
-        self._real_cache: tuple[tuple[Any, ...], RealStatistics] | None = None
-        self._result_cache: tuple[tuple[Any, ...], dict[str, Tensor]] | None = None
+        self._scores: Scores | None = None  # the last result and the real statistics it came from
+        self._output: tuple[Scores, tuple[Any, ...], dict[str, Tensor]] | None = None  # compute() with intervals
+        self._embedded: tuple[Tensor, Tensor, bool] | None = None  # forward's features, handed to update
 
     # ------------------------------------------------------------------------------------------ update
 
@@ -168,83 +180,108 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         finally:
             extractor.train(was_training)
 
-    def update(self, x: Tensor, real: bool) -> None:
-        """Add a batch of real (``real=True``) or synthetic (``real=False``) samples."""
-        if not isinstance(real, bool):
-            raise TypeError(f"Expected argument `real` to be a bool, but got {type(real).__name__}.")
+    def _features(self, x: Tensor, real: bool) -> tuple[Tensor, bool]:
+        """Checked, detached features of one batch and the checked flag; the state is not touched."""
+        if self._embedded is not None and self._embedded[0] is x:
+            return self._embedded[1], self._embedded[2]
         if not isinstance(x, Tensor):
             raise TypeError(f"Expected argument `x` to be a torch.Tensor, but got {type(x).__name__}.")
         features = self._embed(x)
         name = "x" if self.feature_extractor is None else "feature_extractor(x)"
-        if not isinstance(features, Tensor) or features.is_complex() or not features.is_floating_point():
-            got = features.dtype if isinstance(features, Tensor) else type(features).__name__
-            raise TypeError(f"Expected `{name}` to be a floating point tensor, but got {got}.")
-        if features.ndim != 2:
-            raise ValueError(
-                f"Expected `{name}` to be a 2-D tensor of shape (num_samples, num_features), but got shape "
-                f"{tuple(features.shape)}."
-            )
-        if self._num_features is not None and features.shape[1] != self._num_features:
-            raise ValueError(
-                f"Expected `{name}` to have {self._num_features} features like the earlier updates, but got "
-                f"shape {tuple(features.shape)}."
-            )
-        _check_finite(features, f"{name} (real={real})")
+        return _alpha_precision_beta_recall_authenticity_update(features, real, self._num_features, name)
+
+    def update(self, x: Tensor, real: bool) -> None:
+        """Add a batch of real (``real=True``) or synthetic (``real=False``) samples."""
+        features, is_real = self._features(x, real)
         self._num_features = features.shape[1]
-        features = features.detach()
-        if real:
-            self.real_features.append(features)
-            self._real_version += 1
-        else:
-            self.synthetic_features.append(features)
+        (self.real_features if is_real else self.synthetic_features).append(features)
+
+    def forward(self, x: Tensor, real: bool) -> dict[str, Tensor] | None:
+        """Add a batch like ``update`` and return the value of this batch alone.
+
+        The metric is dataset-level: a batch of real samples has no value of its own, so ``real=True``
+        returns ``None``. A batch of synthetic samples is scored against the real samples added so far
+        (the dict ``compute()`` returns, for these synthetic samples only). Like torchmetrics' ``forward``
+        the batch value is local to the process unless ``dist_sync_on_step=True``, which gathers the real
+        samples and the batch from every process first. The accumulated state changes exactly as with
+        ``update``; on an error it does not change at all.
+
+        Raises:
+            ValueError: for ``real=False`` before any real sample was added (call ``update(x, real=True)``
+                first), and on bad samples as ``update``.
+        """
+        features, is_real = self._features(x, real)
+        value = None if is_real else self._batch_value(features)
+        self._embedded = (x, features, is_real)
+        try:
+            self.update(x, real=is_real)
+        finally:
+            self._embedded = None
+        return value
+
+    def _batch_value(self, synthetic: Tensor) -> dict[str, Tensor]:
+        real = _rows(self.real_features)
+        if self.dist_sync_on_step and self.distributed_available_fn():
+            placeholder = torch.empty(0, device=synthetic.device)
+            real = _rows(gather_rows(placeholder if real is None else real, self.process_group))
+            synthetic = torch.cat(gather_rows(synthetic, self.process_group))
+        if real is None:
+            raise ValueError(
+                "Expected at least one `update(x, real=True)` before `forward(x, real=False)` (a synthetic batch "
+                "is scored against the real samples added so far), but got none."
+            )
+        scores = self._compute_scores(real, synthetic, sample_level=False)
+        return self._with_intervals(scores)
 
     # ----------------------------------------------------------------------------------------- compute
 
-    def _real_side(self, real: Tensor) -> RealStatistics:
-        """Real statistics, cached while the (gathered) real set is unchanged."""
-        center = self.center
+    def _resolved_center(self) -> Tensor | None:
         extractor_center = getattr(self.feature_extractor, "center", None)
-        if center is None and isinstance(extractor_center, Tensor):
-            center = extractor_center
-        center_tensor = _check_center(center, real.shape[1], real.device)
-        center_key = None if center_tensor is None else tuple(center_tensor.tolist())
-        key = (self._real_version, real.shape, real.device, real.dtype, center_key)
-        if self._real_cache is None or self._real_cache[0] != key:
-            self._real_cache = (key, _real_statistics(real, self.k, center_tensor, self.chunk_size))
-        return self._real_cache[1]
+        if self.center is None and isinstance(extractor_center, Tensor):
+            return extractor_center
+        return self.center
 
-    def _compute_all(self) -> dict[str, Tensor]:
-        """Every output, scalars to per-sample flags; memoised until the next update."""
-        real = dim_zero_cat(self.real_features) if len(self.real_features) else None
-        synthetic = dim_zero_cat(self.synthetic_features) if len(self.synthetic_features) else None
+    def _compute_scores(self, real: Tensor, synthetic: Tensor, sample_level: bool) -> Scores:
+        self._scores = _alpha_precision_beta_recall_authenticity_compute(
+            real,
+            synthetic,
+            k=self.k,
+            center=self._resolved_center(),
+            protocol=self.protocol,
+            num_thresholds=self.num_thresholds,
+            chunk_size=self.chunk_size,
+            sample_level=sample_level,
+            previous=self._scores,
+        )
+        return self._scores
+
+    def _all_scores(self) -> dict[str, Tensor]:
+        """Every output, scalars to per-sample flags, of the (synced) states; memoised by value."""
+        real, synthetic = _rows(self.real_features), _rows(self.synthetic_features)
         if real is None or synthetic is None:
             missing = "real" if real is None else "synthetic"
             raise ValueError(
                 f"Expected at least one `update(x, real={missing == 'real'})` with {missing} samples before "
                 f"`compute()`, but got none."
             )
-        real = _check_real(real, self.k)
-        synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
-        key = (self._update_count, self._real_version, real.shape, synthetic.shape, real.device)
-        if self._result_cache is not None and self._result_cache[0] == key:
-            return self._result_cache[1]
-        result = _alpha_precision_beta_recall_authenticity_compute(
-            self._real_side(real),
-            synthetic,
-            self.protocol,
-            self.num_thresholds,
-            self.chunk_size,
-            sample_level=True,
-            dtype=_result_dtype(real, synthetic),
-        )
-        self._result_cache = (key, result)
-        return result
+        scores = self._compute_scores(real, synthetic, sample_level=True)
+        assert scores.result is not None
+        return scores.result
 
-    def compute(self) -> dict[str, Tensor]:
-        """The three scalars and the two curves, and the bounds with ``confidence_level`` (class docstring)."""
-        result = self._compute_all()
-        output = {key: result[key] for key in COMPUTE_KEYS}
+    def _with_intervals(self, scores: Scores) -> dict[str, Tensor]:
+        """``compute()``'s keys of ``scores``, with the bootstrap bounds when ``confidence_level`` is set."""
+        assert scores.result is not None
+        options = (self.confidence_level, self.num_resamples, self.seed)
+        if self._output is not None and self._output[0] is scores and self._output[1] == options:
+            return dict(self._output[2])
+        output = {key: scores.result[key] for key in COMPUTE_KEYS}
         if self.confidence_level is not None:
+            result = scores.result
+            if not scores.sample_level:  # forward's batch value: per-sample flags needed for the resampling
+                assert scores.synthetic is not None
+                full = self._compute_scores(scores.real_statistics.real, scores.synthetic, sample_level=True)
+                assert full.result is not None
+                result = full.result
             output.update(
                 bootstrap_confidence_intervals(
                     result,
@@ -255,41 +292,84 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
                     num_thresholds=self.num_thresholds,
                 )
             )
-        return output
+        self._output = (scores, options, output)
+        return dict(output)
+
+    def compute(self) -> dict[str, Tensor]:
+        """The three scalars and the two curves, and the bounds with ``confidence_level`` (class docstring)."""
+        self._all_scores()
+        assert self._scores is not None
+        return self._with_intervals(self._scores)
 
     def sample_scores(self) -> dict[str, Tensor]:
         """Per-sample output for auditing (synced across processes like ``compute``)."""
-        with self.sync_context(
-            dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync, should_unsync=self._should_unsync
-        ):
-            result = self._compute_all()
+        with self.sync_context(dist_sync_fn=self.dist_sync_fn, should_sync=self.sync_on_compute):
+            result = self._all_scores()
         return {key: result[key].clone() for key in SAMPLE_KEYS}
 
     # ------------------------------------------------------------------------------------------- reset
 
     def reset(self) -> None:
         """Drop the synthetic samples (and the real ones unless ``reset_real_features=False``)."""
-        real_features = list(self.real_features)  # torchmetrics clears list states in place
+        real_features = self.real_features
+        # Fresh lists: torchmetrics clears list states in place, which would also empty a list that a
+        # compute group member or the caller still holds.
+        self.real_features, self.synthetic_features = [], []
         super().reset()
-        self._result_cache = None
+        self._output = None
         if self.reset_real_features:
-            self._real_cache = None
-            self._real_version += 1
+            self._scores = None
             self._num_features = None
         else:
-            self.real_features = real_features
+            self.real_features = list(real_features) if isinstance(real_features, list) else [real_features]
+            if self._scores is not None:  # keep the real statistics only
+                self._scores = self._scores._replace(result=None, synthetic=None)
 
-    def plot(self, val: dict[str, Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
-        """Plot both curves and the diagonal; ``val`` defaults to ``compute()``. Returns ``(fig, ax)``.
+    def plot(
+        self, val: Mapping[str, Tensor] | Sequence[Mapping[str, Tensor]] | None = None, ax: Any = None
+    ) -> tuple[Any, Any]:
+        """Plot one result's curves, or a sequence of results' scalars; ``val`` defaults to ``compute()``.
+
+        One result (a dict from ``compute()``, ``forward`` or the functional API) draws both curves and the
+        diagonal. A sequence of results (e.g. one per epoch) draws IPα, IRβ and A against their position in
+        the sequence, as torchmetrics' ``plot`` does for a sequence of values. Returns ``(fig, ax)``.
 
         Example:
             >>> import torch
             >>> from faithful import AlphaPrecisionBetaRecallAuthenticity
-            >>> metric = AlphaPrecisionBetaRecallAuthenticity()
+            >>> metric = AlphaPrecisionBetaRecallAuthenticity(reset_real_features=False)
             >>> metric.update(torch.randn(100, 3), real=True)
             >>> metric.update(torch.randn(80, 3), real=False)
             >>> fig, ax = metric.plot()
+            >>> history = []
+            >>> for shift in (1.0, 0.5, 0.0):
+            ...     metric.reset()
+            ...     metric.update(torch.randn(80, 3) + shift, real=False)
+            ...     history.append(metric.compute())
+            >>> fig, ax = metric.plot(history)
         """
         from faithful.plotting import plot_curves
 
-        return plot_curves(val if val is not None else self.compute(), ax=ax)
+        if val is None:
+            val = self.compute()
+        if isinstance(val, Mapping):
+            return plot_curves(val, ax=ax)
+        if isinstance(val, Sequence) and len(val) and all(isinstance(v, Mapping) for v in val):
+            missing = [key for key in SCALAR_KEYS if any(key not in v for v in val)]
+            if missing:
+                raise ValueError(f"Expected every result in `val` to hold {SCALAR_KEYS}, but {missing} are missing.")
+            return self._plot([{key: v[key] for key in SCALAR_KEYS} for v in val], ax=ax)
+        raise TypeError(
+            "Expected argument `val` to be None, a result dict of `compute()` or a non-empty sequence of them, "
+            f"but got {type(val).__name__}."
+        )
+
+
+def _rows(state: list[Tensor] | Tensor) -> Tensor | None:
+    """The samples of a list state (or of a synced one, a tensor) as one tensor; ``None`` when there are none."""
+    if isinstance(state, Tensor):
+        return state if state.ndim == 2 and state.shape[0] > 0 else None
+    state = [t for t in state if t.numel()]
+    if not state:
+        return None
+    return state[0] if len(state) == 1 else torch.cat(state)

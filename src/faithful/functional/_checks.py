@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -78,7 +79,30 @@ def _check_samples(x: object, name: str) -> Tensor:
             f"Expected argument `{name}` to be a 2-D tensor of shape (num_samples, num_features), "
             f"but got a {x.ndim}-D tensor of shape {tuple(x.shape)}. Flatten or embed the samples first."
         )
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"Expected argument `{name}` to have at least 1 feature, but got shape {tuple(x.shape)}: "
+            "distances between samples without features are all 0 and every score would be meaningless."
+        )
+    if x.is_meta:
+        raise ValueError(
+            f"Expected argument `{name}` to hold data, but got a tensor on the meta device (shape only). "
+            f"Materialise it first, e.g. `{name}.to_empty(device='cpu')` and fill it."
+        )
     return x
+
+
+def _check_real_flag(real: object) -> bool:
+    """The ``real`` flag of ``update``: a Python or numpy bool (a 0-d bool tensor counts too)."""
+    if isinstance(real, (bool, np.bool_)):
+        return bool(real)
+    if isinstance(real, Tensor) and real.dtype == torch.bool and real.numel() == 1 and not real.is_meta:
+        return bool(real)
+    kind = type(real)
+    got = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    raise TypeError(
+        f"Expected argument `real` to be a bool (True for real samples, False for synthetic ones), but got {got}."
+    )
 
 
 def _check_finite(x: Tensor, name: str) -> None:
@@ -156,9 +180,11 @@ def _check_center(center: object, num_features: int, device: torch.device) -> Te
             f"Expected argument `center` to have shape ({num_features},) (one value per feature), "
             f"but got shape {tuple(center.shape)}."
         )
+    if center.is_meta:
+        raise ValueError("Expected argument `center` to hold data, but got a tensor on the meta device (shape only).")
     if not bool(torch.isfinite(center).all()):
         raise ValueError("Expected argument `center` to hold only finite values, but it contains NaN or inf.")
-    return center.to(device=device, dtype=torch.float64)
+    return center.detach().to(device=device, dtype=torch.float64)
 
 
 def _check_real(real: object, k: int) -> Tensor:
@@ -169,7 +195,7 @@ def _check_real(real: object, k: int) -> Tensor:
             f"neighbours), but got {real.shape[0]}."
         )
     _check_finite(real, "real")
-    return real
+    return real.detach()  # inputs that require grad: the scores are not differentiable
 
 
 def _check_synthetic(synthetic: object, num_features: int, device: torch.device) -> Tensor:
@@ -186,7 +212,7 @@ def _check_synthetic(synthetic: object, num_features: int, device: torch.device)
             f"Expected `real` and `synthetic` on the same device, but got {device} and {synthetic.device}."
         )
     _check_finite(synthetic, "synthetic")
-    return synthetic
+    return synthetic.detach()
 
 
 def _check_bootstrap_options(confidence_level: object, num_resamples: object, seed: object) -> None:

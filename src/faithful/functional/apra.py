@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
+from torchmetrics.utilities import rank_zero_warn
 
 from faithful.functional._checks import (
     ALPHA_PRECISION,
@@ -18,8 +19,11 @@ from faithful.functional._checks import (
     THRESHOLDS,
     _check_bootstrap_options,
     _check_center,
+    _check_finite,
     _check_options,
     _check_real,
+    _check_real_flag,
+    _check_samples,
     _check_synthetic,
     _result_dtype,
 )
@@ -27,17 +31,25 @@ from faithful.functional.bootstrap import bootstrap_confidence_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
-__all__ = ["RealStatistics", "alpha_precision_beta_recall_authenticity"]
+__all__ = ["RealStatistics", "Scores", "alpha_precision_beta_recall_authenticity"]
+
+# Float64 squared distances overflow past about 1e154 and lose small differences to underflow below about
+# 1e-154; inside these bounds (2**±400) the spread of the data leaves every distance representable.
+_SAFE_SPREAD = (2.0**-400, 2.0**400)
 
 
 class RealStatistics(NamedTuple):
     """Everything that depends on the real set only; computed once, reused for every synthetic set."""
 
-    prepared: PreparedSet  #: real samples, centred float32 copy for the GEMM filter
+    real: Tensor  #: the real samples as given (before any scaling), to recognise the set again
+    real_version: int  #: ``real._version`` then: an in-place change of the same tensor is seen too
+    given_center: Tensor | None  #: (d,) float64 center as given (None: the real mean)
+    scale: float  #: power of two applied to both sets and the center before the search (1.0: none)
+    prepared: PreparedSet  #: scaled real samples, centred float32 copy for the GEMM filter
     origin: Tensor  #: (d,) float64 shift applied to both sets before the GEMM (the real mean)
-    center: Tensor  #: (d,) float64 c_r
-    sorted_center_distances: Tensor  #: (n,) float64 ascending ||r_i - c_r||
-    knn: Tensor  #: (n, k) float64 squared distances to the k nearest other real samples
+    center: Tensor  #: (d,) float64 c_r (scaled)
+    sorted_center_distances: Tensor  #: (n,) float64 ascending ||r_i - c_r|| (scaled)
+    knn: Tensor  #: (n, k) float64 squared distances to the k nearest other real samples (scaled)
     k: int
 
 
@@ -46,24 +58,107 @@ class RealStatistics(NamedTuple):
 # --------------------------------------------------------------------------------------------------
 
 
+class Scores(NamedTuple):
+    """What ``_alpha_precision_beta_recall_authenticity_compute`` returns: the result and what it came from."""
+
+    real_statistics: RealStatistics
+    result: dict[str, Tensor] | None  #: None: only the real statistics are kept (a metric's reset)
+    synthetic: Tensor | None
+    synthetic_version: int
+    protocol: str
+    num_thresholds: int
+    sample_level: bool
+
+
 def _center_distances(x: Tensor, center: Tensor) -> Tensor:
     """Exact ||x_i - center|| in float64."""
     return squared_distances(x, center.unsqueeze(0).expand(x.shape[0], -1)).sqrt()
 
 
+def _search_scale(real: Tensor, synthetic: Tensor, center: Tensor | None) -> float:
+    """A power of two that brings the data's spread near 1 when float64 distances would over- or underflow.
+
+    Scaling by a power of two is exact, and every comparison the scores make (radii, nearest neighbours,
+    quantiles) is invariant under it, so the scaled problem gives the unscaled one's flags bit for bit;
+    only the reported distances are scaled back. Float32 and narrower inputs never need it (their squares
+    fit float64), so ordinary data pays for two column-wise extremes and nothing else.
+    """
+    if real.dtype != torch.float64 and synthetic.dtype != torch.float64:
+        return 1.0
+    highs = [real.amax(dim=0).to(torch.float64), synthetic.amax(dim=0).to(torch.float64)]
+    lows = [real.amin(dim=0).to(torch.float64), synthetic.amin(dim=0).to(torch.float64)]
+    if center is not None:
+        highs.append(center)
+        lows.append(center)
+    high = torch.stack(highs).amax(dim=0)
+    low = torch.stack(lows).amin(dim=0)
+    spread = float((high - low).max())
+    if spread == 0.0 or _SAFE_SPREAD[0] <= spread <= _SAFE_SPREAD[1]:
+        return 1.0
+    exponent = math.frexp(spread)[1]
+    # Keep the largest absolute value finite after scaling (an offset far larger than the spread).
+    magnitude = float(torch.maximum(high.abs(), low.abs()).max())
+    exponent = max(exponent, math.frexp(magnitude)[1] - 1000)
+    return math.ldexp(1.0, -exponent)
+
+
+def _scaled(x: Tensor, scale: float) -> Tensor:
+    # float64 so that a float32 set scaled with a float64 one cannot underflow or overflow float32.
+    return x if scale == 1.0 else x.to(torch.float64) * scale
+
+
+def _warn_duplicates(knn: Tensor) -> None:
+    """Duplicated real rows make their own nearest-neighbour distance 0, which changes what authentic means."""
+    num_duplicated = int((knn[:, 0] == 0).sum())
+    if num_duplicated:
+        rank_zero_warn(
+            f"{num_duplicated} of the {knn.shape[0]} real samples have an exact duplicate among the real samples. "
+            "Their nearest real neighbour is at distance 0, so a synthetic sample close to them counts as authentic "
+            "unless it is an exact copy: near-copies of duplicated training rows pass as authentic. Remove the "
+            "duplicates (e.g. `torch.unique(real, dim=0)`) for authenticity to flag near-copies.",
+            UserWarning,
+        )
+
+
 def _real_statistics(
-    real: Tensor, k: int, center: Tensor | None = None, chunk_size: int | None = None
+    real: Tensor, k: int, center: Tensor | None = None, chunk_size: int | None = None, scale: float = 1.0
 ) -> RealStatistics:
     """Real-side quantities: the GEMM copy, c_r, the α-radii's distances and NND_1..NND_k."""
-    origin = real.to(torch.float64).mean(dim=0)
-    prepared = prepare(real, origin)
-    c_r = origin if center is None else center
-    center_distances = torch.sort(_center_distances(real, c_r)).values
+    scaled_real = _scaled(real, scale)
+    origin = scaled_real.to(torch.float64).mean(dim=0)
+    prepared = prepare(scaled_real, origin)
+    c_r = origin if center is None else center * scale
+    center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
     knn = real_knn(prepared, k, chunk_size)
-    return RealStatistics(prepared, origin, c_r, center_distances, knn, k)
+    _warn_duplicates(knn)
+    return RealStatistics(real, real._version, center, scale, prepared, origin, c_r, center_distances, knn, k)
 
 
-def _alpha_precision_beta_recall_authenticity_compute(
+def _same_tensor(a: Tensor | None, b: Tensor | None, version: int | None = None) -> bool:
+    """Same values, shape, dtype and device (an O(size) check, far below the neighbour search it saves).
+
+    ``version``: ``a._version`` when ``a`` was used; the same tensor changed in place since is not the same.
+    """
+    if a is None or b is None:
+        return a is b
+    if a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride() and a.dtype == b.dtype:
+        # The same memory (the tensor itself, or a detached view of it): equal unless changed in place since.
+        return version is None or b._version == version
+    return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and bool(torch.equal(a, b))
+
+
+def _reusable(stats: RealStatistics | None, real: Tensor, k: int, center: Tensor | None, scale: float) -> bool:
+    """Whether ``stats`` were computed from this real set with these options."""
+    return (
+        stats is not None
+        and stats.k == k
+        and stats.scale == scale
+        and _same_tensor(stats.given_center, center)
+        and _same_tensor(stats.real, real, stats.real_version)
+    )
+
+
+def _score(
     stats: RealStatistics,
     synthetic: Tensor,
     protocol: str,
@@ -74,6 +169,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
 ) -> dict[str, Tensor]:
     """Everything that involves the synthetic set; ``stats`` may be cached across calls."""
     n = stats.sorted_center_distances.numel()
+    synthetic = _scaled(synthetic, stats.scale)
     m = synthetic.shape[0]
     device = synthetic.device
     neighbors = cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
@@ -119,7 +215,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
         result.update(
             alpha_level=alpha_level.to(dtype),
             authentic=authentic,
-            distance_to_real=neighbors.synthetic_to_real.sqrt().to(dtype),
+            distance_to_real=(neighbors.synthetic_to_real.sqrt() / stats.scale).to(dtype),
             nearest_real_index=nearest,
             covered=in_ball,
             beta_level=beta_level.to(dtype),
@@ -129,6 +225,64 @@ def _alpha_precision_beta_recall_authenticity_compute(
             real_nearest_neighbor_distance=stats.knn[:, 0].sqrt().to(dtype),
         )
     return result
+
+
+def _alpha_precision_beta_recall_authenticity_update(
+    x: object, real: object, num_features: int | None = None, name: str = "x"
+) -> tuple[Tensor, bool]:
+    """Check one batch of the metric's ``update``; returns the samples to keep (detached) and the flag.
+
+    ``num_features`` is the feature count of the earlier batches (``None``: first batch).
+    """
+    is_real = _check_real_flag(real)
+    features = _check_samples(x, name)
+    if num_features is not None and features.shape[1] != num_features:
+        raise ValueError(
+            f"Expected argument `{name}` to have {num_features} features like the earlier updates, but got shape "
+            f"{tuple(features.shape)}."
+        )
+    _check_finite(features, f"{name} (real={is_real})")
+    return features.detach(), is_real
+
+
+def _alpha_precision_beta_recall_authenticity_compute(
+    real: Tensor,
+    synthetic: Tensor,
+    *,
+    k: int,
+    center: Tensor | None,
+    protocol: str,
+    num_thresholds: int,
+    chunk_size: int | None = None,
+    sample_level: bool = False,
+    previous: Scores | None = None,
+) -> Scores:
+    """Scores of the accumulated sets (validated here); the options must have passed ``_check_options``.
+
+    ``previous`` is what an earlier call returned. When it was computed from equal sets (compared by value:
+    a loaded state dict, ``set_dtype`` or ``to()`` are seen) with the same options it is returned as it is;
+    when only the real set and ``k``/center match, its real statistics are reused, so a training loop pays
+    for the real x real search once.
+    """
+    real = _check_real(real, k)
+    synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
+    center_tensor = _check_center(center, real.shape[1], real.device)
+    scale = _search_scale(real, synthetic, center_tensor)
+    stats = None if previous is None else previous.real_statistics
+    if stats is None or not _reusable(stats, real, k, center_tensor, scale):
+        stats = _real_statistics(real, k, center_tensor, chunk_size, scale)
+    elif (
+        previous is not None
+        and previous.result is not None
+        and previous.protocol == protocol
+        and previous.num_thresholds == num_thresholds
+        and (previous.sample_level or not sample_level)
+        and _same_tensor(previous.synthetic, synthetic, previous.synthetic_version)
+    ):
+        return previous
+    dtype = _result_dtype(real, synthetic)
+    result = _score(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
+    return Scores(stats, result, synthetic, synthetic._version, protocol, num_thresholds, sample_level)
 
 
 def alpha_precision_beta_recall_authenticity(
@@ -226,19 +380,17 @@ def alpha_precision_beta_recall_authenticity(
     k, num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
     if confidence_level is not None:
         _check_bootstrap_options(confidence_level, num_resamples, seed)
-    real = _check_real(real, k)
-    synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
-    center_tensor = _check_center(center, real.shape[1], real.device)
-    stats = _real_statistics(real, k, center_tensor, chunk_size)
-    result = _alpha_precision_beta_recall_authenticity_compute(
-        stats,
+    scores = _alpha_precision_beta_recall_authenticity_compute(
+        real,
         synthetic,
-        protocol,
-        num_thresholds,
-        chunk_size,
-        sample_level or confidence_level is not None,
-        _result_dtype(real, synthetic),
+        k=k,
+        center=center,
+        protocol=protocol,
+        num_thresholds=num_thresholds,
+        chunk_size=chunk_size,
+        sample_level=sample_level or confidence_level is not None,
     )
+    result = dict(scores.result or {})
     if confidence_level is not None:
         result.update(
             bootstrap_confidence_intervals(
