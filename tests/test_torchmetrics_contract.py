@@ -306,13 +306,16 @@ def test_extreme_float64_scales_give_the_unscaled_numbers(factor):
         assert torch.equal(result[key], unscaled[key]), key
     distance = result["distance_to_real"] / factor
     assert torch.allclose(distance, torch.tensor(reference["distance_to_real"]), rtol=1e-9, atol=0)
+    distances = ("distance_to_real", "distance_to_synthetic", "real_nearest_neighbor_distance")
     if math.frexp(factor)[0] == 0.5:  # a power of two: the very same problem, bit for bit
-        _assert_equal(result, unscaled, [key for key in unscaled if key != "distance_to_real"])
-        assert torch.equal(distance, unscaled["distance_to_real"])
+        _assert_equal(result, unscaled, [key for key in unscaled if key not in distances])
+        for key in distances:  # reported in the data's own units
+            assert torch.equal(result[key] / factor, unscaled[key]), key
     else:  # 1e160 * x rounds: the same flags, levels within rounding
         for key in ("alpha_precision", "beta_recall", "alpha_level", "beta_level"):
             assert torch.allclose(result[key], unscaled[key], rtol=1e-12, atol=1e-15), key
-        assert torch.allclose(distance, unscaled["distance_to_real"], rtol=1e-12, atol=0)
+        for key in distances:
+            assert torch.allclose(result[key] / factor, unscaled[key], rtol=1e-12, atol=0), key
 
 
 def test_extreme_scale_with_a_center_and_through_the_metric():

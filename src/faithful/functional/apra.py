@@ -221,8 +221,8 @@ def _score(
             beta_level=beta_level.to(dtype),
             # For the audit views: how far the generator stays from each real sample (missed modes), and
             # NND_1, the yardstick of authenticity (a copy is closer to its real sample than this).
-            distance_to_synthetic=neighbors.real_to_synthetic.sqrt().to(dtype),
-            real_nearest_neighbor_distance=stats.knn[:, 0].sqrt().to(dtype),
+            distance_to_synthetic=(neighbors.real_to_synthetic.sqrt() / stats.scale).to(dtype),
+            real_nearest_neighbor_distance=(stats.knn[:, 0].sqrt() / stats.scale).to(dtype),
         )
     return result
 
