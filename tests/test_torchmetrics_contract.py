@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import socket
 import warnings
 
@@ -23,6 +24,7 @@ from torchmetrics import MetricCollection
 
 from faithful import AlphaPrecisionBetaRecallAuthenticity
 from faithful.functional import SAMPLE_KEYS, SCALAR_KEYS, alpha_precision_beta_recall_authenticity
+from faithful.functional._checks import PROTOCOLS
 from tests.reference_impl import brute_force
 
 COMPUTE = ("alpha_precision", "beta_recall", "authenticity", "thresholds", "alpha_precision_curve", "beta_recall_curve")
@@ -347,7 +349,8 @@ def test_messages_of_item_7():
         alpha_precision_beta_recall_authenticity(real.to("meta"), synthetic.to("meta"))
     with pytest.raises(ValueError, match=r"`center` to hold data"):
         alpha_precision_beta_recall_authenticity(real, synthetic, center=torch.empty(4, device="meta"))
-    with pytest.raises(ValueError, match=r"`protocol` to be one of \('paper', 'reference'\), but got \['paper'\]"):
+    protocols = re.escape(str(tuple(PROTOCOLS)))
+    with pytest.raises(ValueError, match=rf"`protocol` to be one of {protocols}, but got \['paper'\]"):
         alpha_precision_beta_recall_authenticity(real, synthetic, protocol=["paper"])  # type: ignore[arg-type]
     _assert_equal(_expected(real, synthetic, k=np.int64(3)), _expected(real, synthetic, k=3))
     metric = AlphaPrecisionBetaRecallAuthenticity(k=np.int64(3))
