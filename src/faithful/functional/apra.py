@@ -14,7 +14,6 @@ from faithful.functional._checks import (
     AUTHENTICITY,
     BETA_RECALL,
     BETA_RECALL_CURVE,
-    SAMPLE_KEYS,
     THRESHOLDS,
     _check_bootstrap_options,
     _check_center,
@@ -23,7 +22,7 @@ from faithful.functional._checks import (
     _check_synthetic,
     _result_dtype,
 )
-from faithful.functional.bootstrap import bootstrap_confidence_intervals
+from faithful.functional.bootstrap import _check_half_sizes, _half_sampling_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
@@ -218,6 +217,8 @@ def alpha_precision_beta_recall_authenticity(
     real = _check_real(real, k)
     synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
     center_tensor = _check_center(center, real.shape[1], real.device)
+    if confidence_level is not None:
+        _check_half_sizes(real.shape[0], synthetic.shape[0], k)
     stats = _real_statistics(real, k, center_tensor, chunk_size)
     result = _alpha_precision_beta_recall_authenticity_compute(
         stats,
@@ -225,21 +226,22 @@ def alpha_precision_beta_recall_authenticity(
         protocol,
         num_thresholds,
         chunk_size,
-        sample_level or confidence_level is not None,
+        sample_level,
         _result_dtype(real, synthetic),
     )
     if confidence_level is not None:
         result.update(
-            bootstrap_confidence_intervals(
+            _half_sampling_intervals(
+                real,
+                synthetic,
                 result,
+                k=k,
+                center=center_tensor,
+                protocol=protocol,
+                num_thresholds=num_thresholds,
                 confidence_level=confidence_level,
                 num_resamples=num_resamples,
                 seed=seed,
-                protocol=protocol,
-                num_thresholds=num_thresholds,
             )
         )
-        if not sample_level:
-            for key in SAMPLE_KEYS:
-                del result[key]
     return result
