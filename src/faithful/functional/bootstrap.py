@@ -69,18 +69,22 @@ class _NeighborLists(NamedTuple):
 def _neighbor_lists(points: Tensor, others: Tensor, size: int, exclude_self: bool) -> _NeighborLists:
     """The ``size`` nearest ``others`` of each point (self excluded by index when ``exclude_self``).
 
-    ``points`` and ``others`` are float64 and centred on a common origin. Candidates come from the float64
-    expansion ``|p|^2 - 2 p.o + |o|^2``; their exact distances are then computed from direct differences
-    and sorted. The expansion's error is at most ``(d + 3) u (|p| + |o|)^2`` (u = 2^-53, any summation
-    order); ``cut`` subtracts twice that from the largest listed expansion value, which every unlisted
+    ``points`` and ``others`` are float64 and centred on a common origin. Candidates come from the float32
+    expansion ``|p|^2 - 2 p.o + |o|^2`` of their rounded copies; their exact distances are then computed
+    from direct differences (float64) and sorted. Rounding the points to float32 and the expansion (any
+    summation order) change a squared distance by at most about ``(d + 5) u (|p| + |o|)^2`` (u = 2^-24);
+    ``cut`` subtracts four times that from the largest listed expansion value, which every unlisted
     other's expansion value is at least.
     """
     num, dim = points.shape
     available = others.shape[0] - int(exclude_self)
     k = min(size, available)
     device = points.device
-    point_norms, other_norms = points.square().sum(dim=1), others.square().sum(dim=1)
-    slack = 2.0 * (dim + 3) * 2.0**-53
+    points32, others32 = points.to(torch.float32), others.to(torch.float32)
+    point_norms = points.square().sum(dim=1)
+    other_norms = others.square().sum(dim=1)
+    point_norms32, other_norms32 = point_norms.to(torch.float32), other_norms.to(torch.float32)
+    slack = 4.0 * (dim + 5) * 2.0**-24
     largest_other = float(other_norms.max().sqrt())
     index = torch.empty(num, k, dtype=torch.int64, device=device)
     distance = torch.empty(num, k, dtype=torch.float64, device=device)
@@ -88,15 +92,15 @@ def _neighbor_lists(points: Tensor, others: Tensor, size: int, exclude_self: boo
     rows = max(1, _BLOCK_ELEMENTS // max(1, others.shape[0]))
     for s in range(0, num, rows):
         e = min(num, s + rows)
-        approx = torch.addmm(other_norms.unsqueeze(0), points[s:e], others.T, alpha=-2.0)
-        approx += point_norms[s:e].unsqueeze(1)
+        approx = torch.addmm(other_norms32.unsqueeze(0), points32[s:e], others32.T, alpha=-2.0)
+        approx += point_norms32[s:e].unsqueeze(1)
         if exclude_self:
             own = torch.arange(s, e, device=device)
             approx[own - s, own] = math.inf
         value, candidate = torch.topk(approx, k, dim=1, largest=False, sorted=False)
         if k < available:
             bound = slack * (point_norms[s:e].sqrt() + largest_other).square()
-            cut[s:e] = value.amax(dim=1) - bound
+            cut[s:e] = value.amax(dim=1).to(torch.float64) - bound
         exact = _pair_distances(
             points, torch.arange(s, e, device=device).repeat_interleave(k), others, candidate.flatten()
         ).view(e - s, k)
@@ -171,23 +175,41 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
     )
 
 
-def _members_in_list(
-    lists: _NeighborLists, rows: Tensor, member: Tensor, rank: int, strict: bool
-) -> tuple[Tensor, Tensor, Tensor]:
-    """For each ``rows[b, i]``, its ``rank``-th nearest listed other with ``member[b, other]``.
+def _scan(inside: Tensor, ranks: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Per rank, the position of the rank-th True along the last dim (0 if none) and whether there is one."""
+    count = inside.cumsum(dim=-1, dtype=torch.int16 if inside.shape[-1] < 2**15 else torch.int64)
+    positions = torch.stack([(count >= rank).to(torch.uint8).argmax(dim=-1) for rank in ranks], dim=-1)
+    found = count[..., -1:] >= torch.tensor(ranks, dtype=count.dtype, device=count.device)
+    return positions, found
 
-    Returns (squared distance, index, certified) ``(B, R)``; ``certified`` is False where the list holds
-    fewer than ``rank`` members or an unlisted member could be as close (``strict``: could tie, which
-    matters when the index is used, since ties go to the smallest index).
+
+def _members_in_list(
+    lists: _NeighborLists, rows: Tensor, member: Tensor, ranks: tuple[int, ...], strict: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """For each ``rows[b, i]`` and rank r, its r-th nearest listed other with ``member[b, other]``.
+
+    Returns (squared distance, index, certified), each ``(B, R, len(ranks))``; ``certified`` is False
+    where the list holds fewer than r members or an unlisted member could be as close (``strict``: could
+    tie, which matters when the index is used, since ties go to the smallest index).
+
+    The members sit near the front of a list (half of all samples are members), so the list's first
+    ``4 max(ranks) + 4`` entries are scanned for every row and the full list only for the few rows
+    whose prefix is short of members.
     """
-    listed = lists.index[rows]  # (B, R, K)
+    width = lists.index.shape[1]
+    prefix = min(width, 4 * max(ranks) + 4)
+    listed = lists.index[rows, :prefix]  # (B, R, prefix)
     inside = member.gather(1, listed.flatten(1)).view(listed.shape)
-    count = inside.cumsum(dim=2, dtype=torch.int16 if listed.shape[2] < 2**15 else torch.int64)
-    position = (count >= rank).to(torch.uint8).argmax(dim=2, keepdim=True)
-    found = count[..., -1] >= rank
-    value = lists.distance[rows.unsqueeze(-1), position].squeeze(-1)
-    index = listed.gather(2, position).squeeze(-1)
-    cut = lists.cut[rows]
+    positions, found = _scan(inside, ranks)
+    if prefix < width:
+        short = (~found.all(dim=-1)).nonzero(as_tuple=True)
+        if short[0].numel():
+            full = lists.index[rows[short]]  # (S, K)
+            positions[short], found[short] = _scan(member[short[0].unsqueeze(1), full], ranks)
+    point = rows.unsqueeze(-1).expand_as(positions)
+    value = lists.distance[point, positions]
+    index = lists.index[point, positions]
+    cut = lists.cut[rows].unsqueeze(-1)
     certified = found & ((value < cut) if strict else (value <= cut))
     return value, index, certified
 
@@ -202,10 +224,16 @@ def _exact_fallback(points: Tensor, point: int, others: Tensor, candidates: Tens
 
 
 def _nearest_in_half(
-    plan: _Plan, lists: _NeighborLists, rows: Tensor, member: Tensor, members: Tensor, rank: int, kind: str
+    plan: _Plan,
+    lists: _NeighborLists,
+    rows: Tensor,
+    member: Tensor,
+    members: Tensor,
+    ranks: tuple[int, ...],
+    kind: str,
 ) -> tuple[Tensor, Tensor]:
-    """(squared distance, index) of each row's ``rank``-th nearest member, exact (fallback where needed)."""
-    value, index, certified = _members_in_list(lists, rows, member, rank, strict=kind != "real")
+    """(squared distance, index) ``(B, R, len(ranks))`` of each row's r-th nearest member, exact."""
+    value, index, certified = _members_in_list(lists, rows, member, ranks, strict=kind != "real")
     if not bool(certified.all()):
         points, others = (
             (plan.real_data, plan.real_data)
@@ -214,12 +242,12 @@ def _nearest_in_half(
             if kind == "real_to_synthetic"
             else (plan.synthetic_data, plan.real_data)
         )
-        for b, i in (~certified).nonzero().tolist():
+        for b, i, r in (~certified).nonzero().tolist():
             point = int(rows[b, i])
             candidates = members[b]
             if kind == "real":
                 candidates = candidates[candidates != point]
-            value[b, i], index[b, i] = _exact_fallback(points, point, others, candidates, rank)
+            value[b, i, r], index[b, i, r] = _exact_fallback(points, point, others, candidates, ranks[r])
     return value, index
 
 
@@ -306,16 +334,20 @@ def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) 
     )
 
     # Neighbours inside the half-sets.
-    nnd_k, _ = _nearest_in_half(plan, plan.real_lists, real_index, real_member, real_index, plan.k, "real")
-    if plan.k == 1:
-        nnd_1 = nnd_k
-    else:
-        nnd_1, _ = _nearest_in_half(plan, plan.real_lists, real_index, real_member, real_index, 1, "real")
-    r2s, r2s_index = _nearest_in_half(
-        plan, plan.real_to_synthetic, real_index, synthetic_member, synthetic_index, 1, "real_to_synthetic"
+    ranks = (1,) if plan.k == 1 else (1, plan.k)
+    nnd, _ = _nearest_in_half(plan, plan.real_lists, real_index, real_member, real_index, ranks, "real")
+    nnd_1, nnd_k = nnd[..., 0], nnd[..., -1]
+    r2s, r2s_index = (
+        t[..., 0]
+        for t in _nearest_in_half(
+            plan, plan.real_to_synthetic, real_index, synthetic_member, synthetic_index, (1,), "real_to_synthetic"
+        )
     )
-    s2r, s2r_index = _nearest_in_half(
-        plan, plan.synthetic_to_real, synthetic_index, real_member, real_index, 1, "synthetic_to_real"
+    s2r, s2r_index = (
+        t[..., 0]
+        for t in _nearest_in_half(
+            plan, plan.synthetic_to_real, synthetic_index, real_member, real_index, (1,), "synthetic_to_real"
+        )
     )
 
     # β-recall: the matched synthetic sample's distance to the half's synthetic mean.
@@ -340,8 +372,9 @@ def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) 
 
 def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, device: torch.device) -> Tensor:
     """``rows`` subsets of ``half`` of ``range(size)`` without replacement, each ascending: (rows, half)."""
-    keys = torch.rand(rows, size, generator=generator, dtype=torch.float64)
-    return torch.sort(keys.argsort(dim=1)[:, :half], dim=1).values.to(device)
+    chosen = torch.stack([torch.randperm(size, generator=generator)[:half] for _ in range(rows)])
+    mask = torch.zeros(rows, size, dtype=torch.bool).scatter_(1, chosen, True)
+    return mask.nonzero()[:, 1].view(rows, half).to(device)
 
 
 def _replicates(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
