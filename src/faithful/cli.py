@@ -154,7 +154,7 @@ def _build_parser() -> _Parser:
         help="add bootstrap intervals at this level, e.g. 0.95",
     )
     evaluate.add_argument(
-        "--num-resamples", type=_positive_int, default=1000, help="bootstrap resamples (default 1000)"
+        "--num-resamples", type=_positive_int, default=200, help="half-sample replicates (default 200)"
     )
     evaluate.add_argument(
         "--seed", type=_seed, default=0, help="seed of the embedding fit and of the bootstrap (default 0)"

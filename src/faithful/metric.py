@@ -120,7 +120,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         reset_real_features: bool = True,
         chunk_size: int | None = None,
         confidence_level: float | None = None,
-        num_resamples: int = 1000,
+        num_resamples: int = 200,
         seed: int = 0,
         **kwargs: Any,
     ) -> None:

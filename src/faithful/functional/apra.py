@@ -137,7 +137,7 @@ def alpha_precision_beta_recall_authenticity(
     chunk_size: int | None = None,
     sample_level: bool = False,
     confidence_level: float | None = None,
-    num_resamples: int = 1000,
+    num_resamples: int = 200,
     seed: int = 0,
 ) -> dict[str, Tensor]:
     r"""α-precision, β-recall and authenticity of ``synthetic`` samples against ``real`` ones.

@@ -49,11 +49,11 @@ from faithful.functional.neighbors import _pair_distances, squared_distances
 
 __all__ = ["INTERVAL_KEYS", "bootstrap_confidence_intervals"]
 
-# List lengths. A half-set holds each listed sample with probability 1/2, so a list of K misses the
-# nearest member with probability 2^-K and the k-th with P(Binomial(K, 1/2) < k): 2^-16 = 1.5e-5 for the
-# cross lists, 8e-6 at k = 5 with 32 real neighbours. Misses fall back to an exact search.
-_REAL_LIST = 32
-_CROSS_LIST = 16
+# List lengths. A quarter-set holds each listed sample with probability 1/4, so a list of K misses the
+# nearest member with probability (3/4)^K and the k-th with P(Binomial(K, 1/4) < k): 1e-6 for the cross
+# lists, 1e-7 at k = 5 with 96 real neighbours (half-sets: far less). Misses fall back to an exact search.
+_REAL_LIST = 96
+_CROSS_LIST = 48
 # Elements of one working block (float64 distance rows, gathered list flags): about 32 MB at most.
 _BLOCK_ELEMENTS = 2**22
 
@@ -156,7 +156,7 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
     if center is not None:
         real_to_center = squared_distances(real, center.unsqueeze(0).expand(real.shape[0], -1))
         synthetic_to_center = squared_distances(synthetic, center.unsqueeze(0).expand(synthetic.shape[0], -1))
-    cross = max(_CROSS_LIST, k)
+    cross = _CROSS_LIST
     return _Plan(
         real64,
         synthetic64,
@@ -166,7 +166,7 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
         synthetic64.square().sum(dim=1),
         real_to_center,
         synthetic_to_center,
-        _neighbor_lists(real64, real64, max(_REAL_LIST, 4 * k), exclude_self=True),
+        _neighbor_lists(real64, real64, max(_REAL_LIST, 16 * k), exclude_self=True),
         _neighbor_lists(real64, synthetic64, cross, exclude_self=False),
         _neighbor_lists(synthetic64, real64, cross, exclude_self=False),
         k,
@@ -184,7 +184,7 @@ def _scan(inside: Tensor, ranks: tuple[int, ...]) -> tuple[Tensor, Tensor]:
 
 
 def _members_in_list(
-    lists: _NeighborLists, rows: Tensor, member: Tensor, ranks: tuple[int, ...], strict: bool
+    lists: _NeighborLists, rows: Tensor, member: Tensor, ranks: tuple[int, ...], strict: bool, fraction: int
 ) -> tuple[Tensor, Tensor, Tensor]:
     """For each ``rows[b, i]`` and rank r, its r-th nearest listed other with ``member[b, other]``.
 
@@ -192,12 +192,12 @@ def _members_in_list(
     where the list holds fewer than r members or an unlisted member could be as close (``strict``: could
     tie, which matters when the index is used, since ties go to the smallest index).
 
-    The members sit near the front of a list (half of all samples are members), so the list's first
-    ``4 max(ranks) + 4`` entries are scanned for every row and the full list only for the few rows
-    whose prefix is short of members.
+    The members sit near the front of a list (1 in ``fraction`` of all samples is a member), so the
+    list's first ``fraction (2 max(ranks) + 2)`` entries are scanned for every row and the full list
+    only for the few rows whose prefix is short of members.
     """
     width = lists.index.shape[1]
-    prefix = min(width, 4 * max(ranks) + 4)
+    prefix = min(width, fraction * (2 * max(ranks) + 2))
     listed = lists.index[rows, :prefix]  # (B, R, prefix)
     inside = member.gather(1, listed.flatten(1)).view(listed.shape)
     positions, found = _scan(inside, ranks)
@@ -233,7 +233,8 @@ def _nearest_in_half(
     kind: str,
 ) -> tuple[Tensor, Tensor]:
     """(squared distance, index) ``(B, R, len(ranks))`` of each row's r-th nearest member, exact."""
-    value, index, certified = _members_in_list(lists, rows, member, ranks, strict=kind != "real")
+    fraction = max(1, round(member.shape[1] / members.shape[1]))
+    value, index, certified = _members_in_list(lists, rows, member, ranks, kind != "real", fraction)
     if not bool(certified.all()):
         points, others = (
             (plan.real_data, plan.real_data)
@@ -307,6 +308,23 @@ def _center_distances(points: Tensor, norms: Tensor, shift: Tensor) -> Tensor:
     return squared.clamp_(min=0.0).sqrt_()
 
 
+def _authenticity_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) -> Tensor:
+    """A of each subset pair (the part of :func:`_replicate_scores` that authenticity needs): (B,)."""
+    n = plan.real.shape[0]
+    real_member = torch.zeros(real_index.shape[0], n, dtype=torch.bool, device=real_index.device)
+    real_member.scatter_(1, real_index, True)
+    nnd_1 = _nearest_in_half(plan, plan.real_lists, real_index, real_member, real_index, (1,), "real")[0][..., 0]
+    s2r, s2r_index = (
+        t[..., 0]
+        for t in _nearest_in_half(
+            plan, plan.synthetic_to_real, synthetic_index, real_member, real_index, (1,), "synthetic_to_real"
+        )
+    )
+    nnd_1_full = torch.zeros(real_index.shape[0], n, dtype=torch.float64, device=real_index.device)
+    nnd_1_full.scatter_(1, real_index, nnd_1)
+    return (s2r > nnd_1_full.gather(1, s2r_index)).to(torch.float64).mean(dim=1)
+
+
 def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) -> Tensor:
     """(IPα, IRβ, A) of each half-set pair: ``real_index`` (B, n') and ``synthetic_index`` (B, m'), ascending.
 
@@ -377,29 +395,53 @@ def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, de
     return mask.nonzero()[:, 1].view(rows, half).to(device)
 
 
-def _replicates(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
-    """(num_resamples, 3) half-sample scores (IPα, IRβ, A)."""
+def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_authenticity: bool = False) -> Tensor:
+    """(num_resamples, 3) scores (IPα, IRβ, A) of random 1/``fraction`` subsets of both sets ((num_resamples,)
+    authenticities with ``only_authenticity``)."""
     n, m = plan.real.shape[0], plan.synthetic.shape[0]
+    n_sub, m_sub = n // fraction, m // fraction
     generator = torch.Generator().manual_seed(seed)
-    width = (n // 2) * plan.real_lists.index.shape[1] + (n // 2 + m // 2) * plan.real_to_synthetic.index.shape[1]
+    width = n_sub * plan.real_lists.index.shape[1] + (n_sub + m_sub) * plan.real_to_synthetic.index.shape[1]
     rows = max(1, _BLOCK_ELEMENTS // max(width, n + m))
     out = []
     done = 0
     while done < num_resamples:
         block = min(rows, num_resamples - done)
-        real_index = _draw_halves(n, n // 2, block, generator, plan.real.device)
-        synthetic_index = _draw_halves(m, m // 2, block, generator, plan.real.device)
-        out.append(_replicate_scores(plan, real_index, synthetic_index))
+        real_index = _draw_halves(n, n_sub, block, generator, plan.real.device)
+        synthetic_index = _draw_halves(m, m_sub, block, generator, plan.real.device)
+        scores = _authenticity_scores if only_authenticity else _replicate_scores
+        out.append(scores(plan, real_index, synthetic_index))
         done += block
     return torch.cat(out)
 
 
 def _check_half_sizes(n: int, m: int, k: int) -> None:
-    if n // 2 < k + 1 or m // 2 < 1:
+    if n // 4 < k + 1 or m // 4 < 1:
         raise ValueError(
-            f"Expected at least 2 * (k + 1) = {2 * (k + 1)} real and 2 synthetic samples for confidence intervals "
-            f"(each half-sample needs k + 1 = {k + 1} real samples), but got {n} real and {m} synthetic."
+            f"Expected at least 4 * (k + 1) = {4 * (k + 1)} real and 4 synthetic samples for confidence intervals "
+            f"(each quarter-sample needs k + 1 = {k + 1} real samples), but got {n} real and {m} synthetic."
         )
+
+
+def _standard_errors(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
+    """Standard errors of (IPα, IRβ, A): half-sample variances, for A extrapolated with quarter-samples.
+
+    For an average the variance over random halves equals the full average's variance. Where pairs of
+    samples interact (authenticity compares a distance with the nearest real sample's own
+    nearest-neighbour distance) the halves overstate it: with ``V_b = c / b - g`` for the variance over
+    subsets of size b (c / b the score's variance at size b, g that of its average over all subsets),
+    ``V_{N/4} - V_{N/2} = 2 c / N`` is the full-size variance whatever the split between the two. This
+    holds for A (its mean barely depends on the size); IPα and IRβ change shape between quarter and half
+    sizes (the k-NN balls and β-quantiles of a quarter-set are too coarse), so they keep the half-sample
+    variance, which is right for their per-sample (linear) part. ``docs/auditing.md`` has the
+    measurements behind this choice.
+    """
+    seeds = torch.randint(2**62, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
+    half = _replicates(plan, num_resamples, seeds[0], 2).var(dim=0, correction=1)
+    quarter = _replicates(plan, num_resamples, seeds[1], 4, only_authenticity=True).var(correction=1)
+    # Floored against noise: the difference of two variance estimates can come out small or negative.
+    half[2] = torch.maximum((quarter - half[2]) / 2.0, half[2] / 4.0)
+    return half.sqrt()
 
 
 def _half_sampling_intervals(
@@ -420,8 +462,7 @@ def _half_sampling_intervals(
     real = real[_canonical_order(real)]
     synthetic = synthetic[_canonical_order(synthetic)]
     plan = _plan(real, synthetic, k, center, protocol, num_thresholds)
-    scores = _replicates(plan, num_resamples, seed)
-    spread = scores.std(dim=0, correction=1) if num_resamples > 1 else torch.zeros(3, dtype=torch.float64)
+    spread = _standard_errors(plan, num_resamples, seed)
     z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
     lowest = 0.0 if protocol == "paper" else 1.0 - num_thresholds / (num_thresholds - 1)
     result = {}
@@ -445,7 +486,7 @@ def bootstrap_confidence_intervals(
     protocol: str = "paper",
     num_thresholds: int | None = None,
     confidence_level: float = 0.95,
-    num_resamples: int = 1000,
+    num_resamples: int = 200,
     seed: int = 0,
 ) -> dict[str, Tensor]:
     r"""Confidence intervals for IPα, IRβ and A by half-sampling both sets (see the module docstring).
