@@ -12,9 +12,10 @@ Scenarios (P: a mixture of 10 unit Gaussians in d dimensions, means N(0, (6²/d)
 - ``30% copies``: 70% fresh draws from P, 30% exact copies of random samples of the real set;
 - ``shifted``: P shifted by 1.5 along a fixed unit direction.
 
-Full run: n = m in {300, 2000}, d in {4, 64}, 400 repetitions at n = 300 and 200 at n = 2000, 200
-half-samples per interval; about 30 minutes of one core (``--workers 2`` splits the cells over two
-processes). ``--quick``: 300 samples, d = 4, 40 repetitions, into a scratch file (a smoke test).
+Full run: n = m in {300, 2000}, d in {4, 64}, 300 repetitions at n = 300 and 120 at n = 2000
+(``--repetitions``), 200 half-samples per interval; about 25 minutes of one core (``--workers 2`` splits
+the cells over two processes; ``--json`` saves each cell as it finishes, ``--from-json`` rewrites the
+table from such a file). ``--quick``: 300 samples, d = 4, 40 repetitions, prints only (a smoke test).
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run into a scratch file (smoke test)")
     parser.add_argument("--workers", type=int, default=1, help="processes (cells are split over them)")
     parser.add_argument("--output", type=Path, default=None, help="markdown file with the table markers")
-    parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here, cell by cell")
+    parser.add_argument("--from-json", type=Path, default=None, help="only write the table of saved rows")
+    parser.add_argument("--repetitions", type=int, nargs=2, default=(300, 120), help="at n = 300 and n = 2000")
     args = parser.parse_args(argv)
     level, num_resamples = 0.95, 200
     if args.quick:
@@ -138,21 +141,26 @@ def main(argv: list[str] | None = None) -> None:
         output = args.output
     else:
         cells = [
-            (scenario, size, d, 400 if size == 300 else 200, num_resamples, level)
+            (scenario, size, d, args.repetitions[0] if size == 300 else args.repetitions[1], num_resamples, level)
             for size in (300, 2000)
             for d in (4, 64)
             for scenario in SCENARIOS
         ]
         output = args.output or ROOT / "docs" / "auditing.md"
-    if args.workers > 1:
-        with get_context("spawn").Pool(args.workers) as pool:
-            rows = pool.map(run_cell, cells, chunksize=1)
+    rows: list[dict] = []
+    if args.from_json is not None:
+        rows = json.loads(args.from_json.read_text())
     else:
-        rows = [run_cell(cell) for cell in cells]
-    text = table(rows, level, cells[0][4])
+        with get_context("spawn").Pool(args.workers) as pool:
+            for row in pool.imap_unordered(run_cell, cells, chunksize=1):
+                rows.append(row)
+                print(f"{row['scenario']}, n = {row['n']}, d = {row['d']}: coverage {row['coverage']}", flush=True)
+                if args.json is not None:
+                    args.json.write_text(json.dumps(rows, indent=1))
+    order = {(scenario, size, d): i for i, (scenario, size, d, *_) in enumerate(cells)}
+    rows.sort(key=lambda row: order.get((row["scenario"], row["n"], row["d"]), len(order)))
+    text = table(rows, level, num_resamples if not args.quick else cells[0][4])
     print(text)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
     if output is not None:
         document = output.read_text() if output.exists() else f"{START}\n{END}\n"
         head, rest = document.split(START, 1)

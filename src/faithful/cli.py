@@ -151,7 +151,7 @@ def _build_parser() -> _Parser:
         type=_confidence,
         default=None,
         metavar="LEVEL",
-        help="add bootstrap intervals at this level, e.g. 0.95",
+        help="add confidence intervals (half-sampling both sets) at this level, e.g. 0.95",
     )
     evaluate.add_argument(
         "--num-resamples", type=_positive_int, default=200, help="half-sample replicates (default 200)"
@@ -508,7 +508,7 @@ def _summary(
     ]
     header = f"  {'score':<17}{'value':>8}"
     if args.confidence is not None:
-        header += f"   {args.confidence:.0%} interval (bootstrap, {args.num_resamples} resamples)"
+        header += f"   {args.confidence:.0%} interval (half-sampling, {args.num_resamples} replicates)"
     lines.append(header)
     for key in ("alpha_precision", "beta_recall", "authenticity"):
         line = f"  {key:<17}{float(result[key]):>8.4f}"
@@ -571,7 +571,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     detail = f"(neighbour search, {real.shape[0]} real x {synthetic.shape[0]} synthetic samples)"
     if args.confidence is not None:
-        detail += f" and {args.num_resamples} bootstrap resamples"
+        detail += f" and {args.num_resamples} half-sample replicates"
     with _step("computing the metrics", detail):
         try:
             result = alpha_precision_beta_recall_authenticity(

@@ -25,7 +25,7 @@ from faithful.functional.apra import (
     _alpha_precision_beta_recall_authenticity_compute,
     _real_statistics,
 )
-from faithful.functional.bootstrap import bootstrap_confidence_intervals
+from faithful.functional.bootstrap import _half_sampling_intervals
 
 __all__ = ["AlphaPrecisionBetaRecallAuthenticity"]
 
@@ -49,7 +49,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     - ``alpha_precision``, ``beta_recall``, ``authenticity``: 0-d tensors (IPα, IRβ, A), each in [0, 1];
     - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves;
     - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``,
-      ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d bootstrap bounds).
+      ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d confidence bounds).
 
     ``sample_scores()`` returns the per-sample output (``alpha_level``, ``authentic``,
     ``distance_to_real``, ``nearest_real_index`` per synthetic sample and ``covered``, ``beta_level``
@@ -71,12 +71,12 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             eval mode, restored afterwards).
         reset_real_features: whether ``reset()`` also drops the real embeddings and their cache.
         chunk_size: real samples per distance block; ``None`` picks one. Results do not depend on it.
-        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``) from
-            ``compute()``; see :func:`faithful.functional.bootstrap_confidence_intervals` for what they cover.
-            ``None``: no intervals.
-        num_resamples: bootstrap resamples (with ``confidence_level``).
-        seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
-            resamples.
+        confidence_level: also return confidence intervals at this level (e.g. ``0.95``) from ``compute()``,
+            for the expected scores with both sets random (half-sampling both sets; see
+            :func:`faithful.functional.bootstrap_confidence_intervals`). ``None``: no intervals.
+        num_resamples: half-sample replicates (with ``confidence_level``).
+        seed: seed of the replicates' own generator; every process and every ``compute()`` draws the same
+            replicates, whatever the order of the updates.
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
 
     Raises:
@@ -197,13 +197,17 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
 
     # ----------------------------------------------------------------------------------------- compute
 
-    def _real_side(self, real: Tensor) -> RealStatistics:
-        """Real statistics, cached while the (gathered) real set is unchanged."""
+    def _center(self, real: Tensor) -> Tensor | None:
+        """The fixed c_r (given, or the feature extractor's), checked; None: the real mean."""
         center = self.center
         extractor_center = getattr(self.feature_extractor, "center", None)
         if center is None and isinstance(extractor_center, Tensor):
             center = extractor_center
-        center_tensor = _check_center(center, real.shape[1], real.device)
+        return _check_center(center, real.shape[1], real.device)
+
+    def _real_side(self, real: Tensor) -> RealStatistics:
+        """Real statistics, cached while the (gathered) real set is unchanged."""
+        center_tensor = self._center(real)
         center_key = None if center_tensor is None else tuple(center_tensor.tolist())
         key = (self._real_version, real.shape, real.device, real.dtype, center_key)
         if self._real_cache is None or self._real_cache[0] != key:
@@ -242,14 +246,19 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         result = self._compute_all()
         output = {key: result[key] for key in COMPUTE_KEYS}
         if self.confidence_level is not None:
+            real = dim_zero_cat(self.real_features)
             output.update(
-                bootstrap_confidence_intervals(
+                _half_sampling_intervals(
+                    real,
+                    dim_zero_cat(self.synthetic_features),
                     result,
+                    k=self.k,
+                    center=self._center(real),
+                    protocol=self.protocol,
+                    num_thresholds=self.num_thresholds,
                     confidence_level=self.confidence_level,
                     num_resamples=self.num_resamples,
                     seed=self.seed,
-                    protocol=self.protocol,
-                    num_thresholds=self.num_thresholds,
                 )
             )
         return output

@@ -173,12 +173,13 @@ def alpha_precision_beta_recall_authenticity(
         chunk_size: real samples per distance block (memory ``chunk_size x max(n, m)``). ``None``: about
             2**25 elements a block. The results do not depend on it.
         sample_level: also return the per-sample output used for auditing.
-        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``), see
-            :func:`faithful.functional.bootstrap_confidence_intervals`: the synthetic samples are resampled
-            for IPα and A, the real ones for IRβ, with the radii and neighbour balls held fixed (no
-            neighbour search is repeated). ``None``: no intervals.
-        num_resamples: bootstrap resamples (with ``confidence_level``).
-        seed: seed of the bootstrap's own generator (with ``confidence_level``).
+        confidence_level: also return confidence intervals at this level (e.g. ``0.95``) for the expected
+            scores at these sizes with both sets random, see
+            :func:`faithful.functional.bootstrap_confidence_intervals`: every score is recomputed, neighbour
+            balls and radii included, on random halves of both sets. Needs n >= 4 (k + 1) and m >= 4.
+            ``None``: no intervals.
+        num_resamples: half-sample replicates (with ``confidence_level``).
+        seed: seed of the replicates' own generator (with ``confidence_level``).
 
     Returns:
         A dict of tensors on the input's device:

@@ -66,7 +66,9 @@ class _NeighborLists(NamedTuple):
     cut: Tensor  #: (N,) float64: every unlisted other lies at squared distance >= cut (inf: none unlisted)
 
 
-def _neighbor_lists(points: Tensor, others: Tensor, size: int, exclude_self: bool) -> _NeighborLists:
+def _neighbor_lists(
+    points: Tensor, others: Tensor, size: int, exclude_self: bool, data: tuple[Tensor, Tensor] | None = None
+) -> _NeighborLists:
     """The ``size`` nearest ``others`` of each point (self excluded by index when ``exclude_self``).
 
     ``points`` and ``others`` are float64 and centred on a common origin. Candidates come from the float32
@@ -74,8 +76,11 @@ def _neighbor_lists(points: Tensor, others: Tensor, size: int, exclude_self: boo
     from direct differences (float64) and sorted. Rounding the points to float32 and the expansion (any
     summation order) change a squared distance by at most about ``(d + 5) u (|p| + |o|)^2`` (u = 2^-24);
     ``cut`` subtracts four times that from the largest listed expansion value, which every unlisted
-    other's expansion value is at least.
+    other's expansion value is at least. The exact distances are those of ``data`` (the caller's
+    points and others, default: ``points`` and ``others``), computed as the neighbour search computes
+    them, so that equal distances compare equal across both.
     """
+    point_data, other_data = (points, others) if data is None else data
     num, dim = points.shape
     available = others.shape[0] - int(exclude_self)
     k = min(size, available)
@@ -102,7 +107,7 @@ def _neighbor_lists(points: Tensor, others: Tensor, size: int, exclude_self: boo
             bound = slack * (point_norms[s:e].sqrt() + largest_other).square()
             cut[s:e] = value.amax(dim=1).to(torch.float64) - bound
         exact = _pair_distances(
-            points, torch.arange(s, e, device=device).repeat_interleave(k), others, candidate.flatten()
+            point_data, torch.arange(s, e, device=device).repeat_interleave(k), other_data, candidate.flatten()
         ).view(e - s, k)
         # Sort by (distance, index): by index first, then stably by distance.
         order = candidate.argsort(dim=1)
@@ -166,9 +171,9 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
         synthetic64.square().sum(dim=1),
         real_to_center,
         synthetic_to_center,
-        _neighbor_lists(real64, real64, max(_REAL_LIST, 16 * k), exclude_self=True),
-        _neighbor_lists(real64, synthetic64, cross, exclude_self=False),
-        _neighbor_lists(synthetic64, real64, cross, exclude_self=False),
+        _neighbor_lists(real64, real64, max(_REAL_LIST, 16 * k), True, (real, real)),
+        _neighbor_lists(real64, synthetic64, cross, False, (real, synthetic)),
+        _neighbor_lists(synthetic64, real64, cross, False, (synthetic, real)),
         k,
         protocol,
         num_thresholds,
