@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 from statistics import NormalDist
 
 import pytest
@@ -101,7 +104,7 @@ def test_neighbor_lists_against_brute_force(exclude_self):
         row = exact[i].clone()
         if exclude_self:
             row[i] = math.inf
-        listed = lists.index[i]
+        listed = lists.neighbor[i]
         # The 12 smallest distances (which of several others tied at the 12th is listed is arbitrary)...
         assert torch.allclose(lists.distance[i], torch.sort(row).values[:12], rtol=1e-12, atol=0), i
         assert torch.allclose(lists.distance[i], row[listed], rtol=1e-12, atol=0), i
@@ -273,9 +276,7 @@ def test_no_confidence_level_leaves_the_result_unchanged():
 
 def test_metric_bounds_equal_the_functional_ones_whatever_the_batches():
     real, synthetic = (x.float() for x in _sets(n=150, m=120, seed=11))
-    expected = alpha_precision_beta_recall_authenticity(
-        real, synthetic, confidence_level=0.9, num_resamples=30, seed=3
-    )
+    expected = alpha_precision_beta_recall_authenticity(real, synthetic, confidence_level=0.9, num_resamples=30, seed=3)
     metric = AlphaPrecisionBetaRecallAuthenticity(confidence_level=0.9, num_resamples=30, seed=3)
     metric.update(real[100:], real=True)
     metric.update(synthetic[40:], real=False)
@@ -345,3 +346,14 @@ def test_error_too_few_samples_for_quarter_sets():
     metric.update(torch.randn(30, 3), real=False)
     with pytest.raises(ValueError, match=r"at least 4 \* \(k \+ 1\)"):
         metric.compute()
+
+
+def test_benchmark_quick_run_prints_the_table():
+    # The cost benchmark runs end to end (no timing asserted).
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_intervals.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--repeats", "1"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| n = m | d | replicates | compute (s) | compute + intervals (s) | ratio |" in done.stdout
+    assert "| 200 | 4 | 50 |" in done.stdout

@@ -61,7 +61,7 @@ _BLOCK_ELEMENTS = 2**22
 class _NeighborLists(NamedTuple):
     """Per point, its nearest ``K`` others in ascending (exact distance, index) order."""
 
-    index: Tensor  #: (N, K) int64
+    neighbor: Tensor  #: (N, K) int64
     distance: Tensor  #: (N, K) float64 exact squared distances
     cut: Tensor  #: (N,) float64: every unlisted other lies at squared distance >= cut (inf: none unlisted)
 
@@ -201,19 +201,19 @@ def _members_in_list(
     list's first ``fraction (2 max(ranks) + 2)`` entries are scanned for every row and the full list
     only for the few rows whose prefix is short of members.
     """
-    width = lists.index.shape[1]
+    width = lists.neighbor.shape[1]
     prefix = min(width, fraction * (2 * max(ranks) + 2))
-    listed = lists.index[rows, :prefix]  # (B, R, prefix)
+    listed = lists.neighbor[rows, :prefix]  # (B, R, prefix)
     inside = member.gather(1, listed.flatten(1)).view(listed.shape)
     positions, found = _scan(inside, ranks)
     if prefix < width:
         short = (~found.all(dim=-1)).nonzero(as_tuple=True)
         if short[0].numel():
-            full = lists.index[rows[short]]  # (S, K)
+            full = lists.neighbor[rows[short]]  # (S, K)
             positions[short], found[short] = _scan(member[short[0].unsqueeze(1), full], ranks)
     point = rows.unsqueeze(-1).expand_as(positions)
     value = lists.distance[point, positions]
-    index = lists.index[point, positions]
+    index = lists.neighbor[point, positions]
     cut = lists.cut[rows].unsqueeze(-1)
     certified = found & ((value < cut) if strict else (value <= cut))
     return value, index, certified
@@ -406,7 +406,7 @@ def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_
     n, m = plan.real.shape[0], plan.synthetic.shape[0]
     n_sub, m_sub = n // fraction, m // fraction
     generator = torch.Generator().manual_seed(seed)
-    width = n_sub * plan.real_lists.index.shape[1] + (n_sub + m_sub) * plan.real_to_synthetic.index.shape[1]
+    width = n_sub * plan.real_lists.neighbor.shape[1] + (n_sub + m_sub) * plan.real_to_synthetic.neighbor.shape[1]
     rows = max(1, _BLOCK_ELEMENTS // max(width, n + m))
     out = []
     done = 0
@@ -476,8 +476,8 @@ def _half_sampling_intervals(
         center_value = value.to(torch.float64)
         half_width = z * spread[column].to(center_value.device)
         floor = 0.0 if key == AUTHENTICITY else lowest
-        lower = torch.clamp(center_value - half_width, min=floor, max=center_value)
-        upper = torch.clamp(center_value + half_width, min=center_value, max=1.0)
+        lower = torch.minimum((center_value - half_width).clamp(min=floor), center_value)
+        upper = torch.maximum((center_value + half_width).clamp(max=1.0), center_value)
         result[f"{key}_lower"], result[f"{key}_upper"] = lower.to(value.dtype), upper.to(value.dtype)
     return result
 
@@ -557,4 +557,3 @@ def bootstrap_confidence_intervals(
         seed=seed,
     )
     return {key: result[key] for key in INTERVAL_KEYS}
-
