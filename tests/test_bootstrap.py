@@ -19,6 +19,10 @@ from faithful.functional import (
 )
 from faithful.functional import bootstrap as B
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `validation/` lives at the repository root, outside the package
+    sys.path.insert(0, str(ROOT))
+
 SCALARS = ("alpha_precision", "beta_recall", "authenticity")
 
 
@@ -182,15 +186,16 @@ def test_width_follows_the_normal_quantile_of_the_level():
 
 
 def test_intervals_cover_the_expected_scores_with_both_sets_random(one_thread):
-    # Shifted generator, n = m = 200, d = 4, both sets drawn anew each repetition; the truth is the mean
-    # score over the repetitions. The former conditional bootstrap covered 0.76-0.86 in such settings;
-    # validation/coverage.py measures the full table (docs/auditing.md).
+    # validation/coverage.py's "dropped modes" cell at n = m = 300, d = 4 (full run: 0.94 / 0.95 / 0.97),
+    # both sets drawn anew each repetition; the truth is the mean score over the repetitions. The former
+    # conditional bootstrap covered 0.76-0.89 in such settings. docs/auditing.md has the full table.
+    from validation.coverage import draw
+
     gen = torch.Generator().manual_seed(0)
-    repetitions = 120
+    repetitions = 100
     estimates, lowers, uppers = [], [], []
     for repetition in range(repetitions):
-        real = torch.randn(200, 4, generator=gen, dtype=torch.float64)
-        synthetic = torch.randn(200, 4, generator=gen, dtype=torch.float64) + 0.5
+        real, synthetic = draw("dropped modes", 300, 300, 4, gen)
         result = alpha_precision_beta_recall_authenticity(
             real, synthetic, confidence_level=0.95, num_resamples=100, seed=repetition
         )
@@ -200,7 +205,7 @@ def test_intervals_cover_the_expected_scores_with_both_sets_random(one_thread):
     estimate, lower, upper = (torch.tensor(x) for x in (estimates, lowers, uppers))
     truth = estimate.mean(dim=0)
     coverage = ((lower <= truth) & (truth <= upper)).double().mean(dim=0)
-    assert bool((coverage >= 0.88).all()) and bool((coverage <= 1.0).all()), coverage
+    assert bool((coverage >= 0.88).all()), coverage
     assert bool(((lower <= estimate) & (estimate <= upper)).all())
 
 
@@ -350,7 +355,7 @@ def test_error_too_few_samples_for_quarter_sets():
 
 def test_benchmark_quick_run_prints_the_table():
     # The cost benchmark runs end to end (no timing asserted).
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_intervals.py"
+    script = ROOT / "benchmarks" / "bench_intervals.py"
     done = subprocess.run(
         [sys.executable, str(script), "--quick", "--repeats", "1"], capture_output=True, text=True, timeout=600
     )

@@ -44,6 +44,7 @@ from faithful.functional._checks import (
     AUTHENTICITY,
     BETA_RECALL,
     INTERVAL_KEYS,
+    _check_bootstrap_options,
 )
 from faithful.functional.neighbors import _pair_distances, squared_distances
 
@@ -484,7 +485,7 @@ def _half_sampling_intervals(
 
 def bootstrap_confidence_intervals(
     real: Tensor,
-    synthetic: Tensor,
+    synthetic: Tensor | None = None,
     *,
     k: int | None = None,
     center: Tensor | None = None,
@@ -508,8 +509,9 @@ def bootstrap_confidence_intervals(
     cannot tell how the radii and neighbour balls vary with the data).
 
     Args:
-        real: ``(n, d)`` real embeddings, n >= 2 (k + 1).
-        synthetic: ``(m, d)`` synthetic embeddings, m >= 2.
+        real: ``(n, d)`` real embeddings, n >= 4 (k + 1).
+        synthetic: ``(m, d)`` synthetic embeddings, m >= 4 (optional only so that a call with the former
+            signature gets a clear error).
         k, center, protocol, num_thresholds: as for the scores.
         confidence_level: the interval's nominal coverage, in (0, 1).
         num_resamples: half-sample replicates (the standard deviation's relative error is about
@@ -523,7 +525,7 @@ def bootstrap_confidence_intervals(
     Raises:
         TypeError: if ``real`` is the per-sample dict of the former signature, or an input is not a
             floating point tensor.
-        ValueError: on the inputs' or options' errors of the scores, fewer than 2 (k + 1) real or 2
+        ValueError: on the inputs' or options' errors of the scores, fewer than 4 (k + 1) real or 4
             synthetic samples, or a bad ``confidence_level``, ``num_resamples`` or ``seed``.
 
     Example:
@@ -543,6 +545,9 @@ def bootstrap_confidence_intervals(
             "from the per-sample output alone held the radii and neighbour balls fixed and were too narrow. "
             "Or pass `confidence_level=` to `alpha_precision_beta_recall_authenticity`."
         )
+    if synthetic is None:
+        raise TypeError("Expected argument `synthetic`: the (m, d) tensor of synthetic samples, but got None.")
+    _check_bootstrap_options(confidence_level, num_resamples, seed)
     from faithful.functional.apra import alpha_precision_beta_recall_authenticity
 
     result = alpha_precision_beta_recall_authenticity(
