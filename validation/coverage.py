@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=None, help="markdown file with the table markers")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here, cell by cell")
     parser.add_argument("--from-json", type=Path, default=None, help="only write the table of saved rows")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), help="a subset of the scenarios")
     parser.add_argument("--repetitions", type=int, nargs=2, default=(300, 120), help="at n = 300 and n = 2000")
     args = parser.parse_args(argv)
     level, num_resamples = 0.95, 200
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             for size in (300, 2000)
             for d in (4, 64)
             for scenario in SCENARIOS
+            if scenario in args.scenarios
         ]
         output = args.output or ROOT / "docs" / "auditing.md"
     rows: list[dict] = []

@@ -149,6 +149,7 @@ class _Plan(NamedTuple):
     real_lists: _NeighborLists
     real_to_synthetic: _NeighborLists
     synthetic_to_real: _NeighborLists
+    copy_of: Tensor  #: (m,) int64: the real sample a synthetic sample is an exact copy of, -1 if none
     k: int
     protocol: str
     num_thresholds: int
@@ -163,6 +164,9 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
         real_to_center = squared_distances(real, center.unsqueeze(0).expand(real.shape[0], -1))
         synthetic_to_center = squared_distances(synthetic, center.unsqueeze(0).expand(synthetic.shape[0], -1))
     cross = _CROSS_LIST
+    synthetic_to_real = _neighbor_lists(synthetic64, real64, cross, False, (synthetic, real))
+    # Distance 0 is certainly the nearest, whatever the list's certificate.
+    copy_of = torch.where(synthetic_to_real.distance[:, 0] == 0, synthetic_to_real.neighbor[:, 0], -1)
     return _Plan(
         real64,
         synthetic64,
@@ -174,7 +178,8 @@ def _plan(real: Tensor, synthetic: Tensor, k: int, center: Tensor | None, protoc
         synthetic_to_center,
         _neighbor_lists(real64, real64, max(_REAL_LIST, 16 * k), True, (real, real)),
         _neighbor_lists(real64, synthetic64, cross, False, (real, synthetic)),
-        _neighbor_lists(synthetic64, real64, cross, False, (synthetic, real)),
+        synthetic_to_real,
+        copy_of,
         k,
         protocol,
         num_thresholds,
@@ -401,6 +406,35 @@ def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, de
     return mask.nonzero()[:, 1].view(rows, half).to(device)
 
 
+def _draw_pairs(
+    plan: _Plan, n_sub: int, m_sub: int, rows: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Real and synthetic subsets ``(rows, n_sub)``, ``(rows, m_sub)``, ascending; copies keep their originals.
+
+    The synthetic subset is a uniform draw. A synthetic sample identical to a real one was drawn together
+    with it (a copying generator ties the two), so the real subset holds the originals of the drawn
+    copies and a uniform draw of the other real samples for the rest (if there are more originals than
+    ``n_sub``, a uniform draw of them). Without exact copies both subsets are uniform and independent.
+    """
+    n, m = plan.real.shape[0], plan.synthetic.shape[0]
+    device = plan.real.device
+    synthetic_index = _draw_halves(m, m_sub, rows, generator, device)
+    copy_of = plan.copy_of
+    if not bool((copy_of >= 0).any()):
+        return _draw_halves(n, n_sub, rows, generator, device), synthetic_index
+    real_member = torch.zeros(rows, n, dtype=torch.bool)
+    for row in range(rows):
+        originals = torch.unique(copy_of[synthetic_index[row]].cpu())
+        originals = originals[originals >= 0]
+        if originals.numel() > n_sub:
+            originals = originals[torch.randperm(originals.numel(), generator=generator)[:n_sub]]
+        real_member[row, originals] = True
+        others = (~real_member[row]).nonzero().flatten()
+        fill = others[torch.randperm(others.numel(), generator=generator)[: n_sub - originals.numel()]]
+        real_member[row, fill] = True
+    return real_member.nonzero()[:, 1].view(rows, n_sub).to(device), synthetic_index
+
+
 def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_authenticity: bool = False) -> Tensor:
     """(num_resamples, 3) scores (IPα, IRβ, A) of random 1/``fraction`` subsets of both sets ((num_resamples,)
     authenticities with ``only_authenticity``)."""
@@ -413,8 +447,7 @@ def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_
     done = 0
     while done < num_resamples:
         block = min(rows, num_resamples - done)
-        real_index = _draw_halves(n, n_sub, block, generator, plan.real.device)
-        synthetic_index = _draw_halves(m, m_sub, block, generator, plan.real.device)
+        real_index, synthetic_index = _draw_pairs(plan, n_sub, m_sub, block, generator)
         scores = _authenticity_scores if only_authenticity else _replicate_scores
         out.append(scores(plan, real_index, synthetic_index))
         done += block
