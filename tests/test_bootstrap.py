@@ -225,13 +225,31 @@ def test_intervals_hold_the_estimate_and_lie_in_range(protocol):
         assert lowest <= lower.item() <= result[key].item() <= upper.item() <= 1.0, key
 
 
-def test_clipped_at_the_end_of_the_range():
-    # All synthetic samples are copies: A = 0, and A - 1.96 SE would be negative. (The interval is not
-    # [0, 0]: in a half-set, a copy whose original is not in the real half is no longer a copy.)
+def test_copies_keep_their_originals():
+    # All synthetic samples are exact copies: every drawn copy's original is in the real subset, so A = 0 in
+    # every replicate and the interval is [0, 0] (drawn independently, a copy whose original was not drawn
+    # would no longer be a copy, and A would scatter).
     real, _ = _sets(seed=6, duplicates=0)
     result = alpha_precision_beta_recall_authenticity(real, real[:100].clone(), confidence_level=0.95, num_resamples=20)
-    assert result["authenticity"].item() == result["authenticity_lower"].item() == 0.0
-    assert 0.0 < result["authenticity_upper"].item() < 1.0
+    assert result["authenticity"].item() == 0.0
+    assert result["authenticity_lower"].item() == result["authenticity_upper"].item() == 0.0
+    # The subsets: uniform synthetic halves, real halves holding the originals of the drawn copies.
+    plan = B._plan(real, real[:100].clone(), 5, None, "paper", 101)
+    assert torch.equal(plan.copy_of, torch.arange(100))
+    real_index, synthetic_index = B._draw_pairs(plan, 120, 50, 8, torch.Generator().manual_seed(0))
+    for row in range(8):
+        assert set(synthetic_index[row].tolist()) <= set(real_index[row].tolist())
+        assert real_index[row].unique().numel() == 120 and synthetic_index[row].unique().numel() == 50
+
+
+def test_clipped_at_the_end_of_the_range():
+    # 98 copies and 2 far points: A = 0.02 with a standard error of about 0.014, so A - 1.96 SE < 0.
+    real, _ = _sets(seed=12, duplicates=0)
+    synthetic = torch.cat([real[:98].clone(), real[:2] + 100.0])
+    result = alpha_precision_beta_recall_authenticity(real, synthetic, confidence_level=0.95, num_resamples=50)
+    assert result["authenticity"].item() == pytest.approx(0.02)
+    assert result["authenticity_lower"].item() == 0.0
+    assert 0.02 < result["authenticity_upper"].item() < 0.1
 
 
 def test_same_seed_same_interval_and_another_seed_another():

@@ -18,6 +18,10 @@ holds the estimate. Resampling *with* replacement (the ordinary bootstrap) is no
 sit at distance 0 from each other, which empties the neighbour balls and makes every copy of a duplicate
 non-authentic.
 
+A copying generator ties each copy to its training sample; a copy drawn without its original would no
+longer be a copy, so the real half-set holds the originals of the drawn exact copies (distance 0) and a
+uniform draw of the other real samples.
+
 **Cost.** The neighbour search is not repeated per replicate. Once, each real sample gets the list of
 its nearest other real samples and of its nearest synthetic samples, and each synthetic sample the list
 of its nearest real samples, with exact float64 distances. Within a half-set, a sample's nearest
@@ -406,9 +410,7 @@ def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, de
     return mask.nonzero()[:, 1].view(rows, half).to(device)
 
 
-def _draw_pairs(
-    plan: _Plan, n_sub: int, m_sub: int, rows: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
+def _draw_pairs(plan: _Plan, n_sub: int, m_sub: int, rows: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Real and synthetic subsets ``(rows, n_sub)``, ``(rows, m_sub)``, ascending; copies keep their originals.
 
     The synthetic subset is a uniform draw. A synthetic sample identical to a real one was drawn together
