@@ -1,7 +1,7 @@
 """The ``faithful`` command: ``faithful evaluate REAL SYNTH`` on files, ``faithful demo`` for the main job.
 
 ``evaluate`` reads two sample files (``.npy``, ``.pt`` or ``.csv``), optionally embeds both with a
-one-class network fitted on REAL, computes α-precision, β-recall and authenticity (with bootstrap
+one-class network fitted on REAL, computes α-precision, β-recall and authenticity (with confidence
 intervals on request), prints a summary table and writes JSON, a curve plot and a per-sample audit CSV.
 Every user error (unreadable or malformed file, mismatched columns, bad option) ends with one line
 ``faithful: error: <reason>`` on stderr and exit code 2; ``docs/cli.md`` has the details.
@@ -221,13 +221,13 @@ def _build_parser() -> _Parser:
         type=_confidence,
         default=None,
         metavar="LEVEL",
-        help="add bootstrap intervals at this level, e.g. 0.95",
+        help="add confidence intervals (half-sampling both sets) at this level, e.g. 0.95",
     )
     evaluate.add_argument(
-        "--num-resamples", type=_positive_int, default=1000, help="bootstrap resamples (default 1000)"
+        "--num-resamples", type=_positive_int, default=200, help="half-sample replicates (default 200)"
     )
     evaluate.add_argument(
-        "--seed", type=_seed, default=0, help="seed of the embedding fit and of the bootstrap (default 0)"
+        "--seed", type=_seed, default=0, help="seed of the embedding fit and of the interval replicates (default 0)"
     )
     evaluate.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="write scores, intervals, curves and settings as JSON"
@@ -526,7 +526,7 @@ def _summary(
     ]
     header = f"  {'score':<17}{'value':>8}"
     if args.confidence is not None:
-        header += f"   {args.confidence:.0%} interval (bootstrap, {args.num_resamples} resamples)"
+        header += f"   {args.confidence:.0%} interval (half-sampling, {args.num_resamples} replicates)"
     lines.append(header)
     for key in ("alpha_precision", "beta_recall", "authenticity"):
         line = f"  {key:<17}{float(result[key]):>8.4f}"
@@ -676,7 +676,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     detail = f"(neighbour search, {real.shape[0]} real x {synthetic.shape[0]} synthetic samples)"
     if args.confidence is not None:
-        detail += f" and {args.num_resamples} bootstrap resamples"
+        detail += f" and {args.num_resamples} half-sample replicates"
     with _step("computing the metrics", detail):
         try:
             result = alpha_precision_beta_recall_authenticity(

@@ -22,7 +22,7 @@ from faithful.functional.apra import (
     _alpha_precision_beta_recall_authenticity_compute,
     _alpha_precision_beta_recall_authenticity_update,
 )
-from faithful.functional.bootstrap import bootstrap_confidence_intervals
+from faithful.functional.bootstrap import _half_sampling_intervals
 
 __all__ = ["AlphaPrecisionBetaRecallAuthenticity"]
 
@@ -46,7 +46,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
     - ``alpha_precision``, ``beta_recall``, ``authenticity``: 0-d tensors (IPα, IRβ, A), each in [0, 1];
     - ``thresholds``, ``alpha_precision_curve``, ``beta_recall_curve``: ``(num_thresholds,)`` curves;
     - with ``confidence_level``: ``alpha_precision_lower``, ``alpha_precision_upper``, ``beta_recall_lower``,
-      ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d bootstrap bounds).
+      ``beta_recall_upper``, ``authenticity_lower``, ``authenticity_upper`` (0-d confidence bounds).
 
     ``forward(x, real)`` adds the batch like ``update``; it returns ``None`` for real samples (a dataset-level
     metric has no value for them alone) and, for synthetic samples, the ``compute()`` dict of that batch
@@ -76,12 +76,12 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             eval mode, restored afterwards).
         reset_real_features: whether ``reset()`` also drops the real embeddings and their cache.
         chunk_size: real samples per distance block; ``None`` picks one. Results do not depend on it.
-        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``) from
-            ``compute()``; see :func:`faithful.functional.bootstrap_confidence_intervals` for what they cover.
-            ``None``: no intervals.
-        num_resamples: bootstrap resamples (with ``confidence_level``).
-        seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
-            resamples.
+        confidence_level: also return confidence intervals at this level (e.g. ``0.95``) from ``compute()``,
+            for the expected scores with both sets random (half-sampling both sets; see
+            :func:`faithful.functional.bootstrap_confidence_intervals`). ``None``: no intervals.
+        num_resamples: half-sample replicates (with ``confidence_level``).
+        seed: seed of the replicates' own generator; every process and every ``compute()`` draws the same
+            replicates, whatever the order of the updates.
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
             ``compute_with_cache`` is accepted but always off: the metric memoises by value itself.
 
@@ -126,7 +126,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         reset_real_features: bool = True,
         chunk_size: int | None = None,
         confidence_level: float | None = None,
-        num_resamples: int = 1000,
+        num_resamples: int = 200,
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
@@ -276,20 +276,20 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             return dict(self._output[2])
         output = {key: scores.result[key] for key in COMPUTE_KEYS}
         if self.confidence_level is not None:
-            result = scores.result
-            if not scores.sample_level:  # forward's batch value: per-sample flags needed for the resampling
-                assert scores.synthetic is not None
-                full = self._compute_scores(scores.real_statistics.real, scores.synthetic, sample_level=True)
-                assert full.result is not None
-                result = full.result
+            statistics = scores.real_statistics
+            assert scores.synthetic is not None
             output.update(
-                bootstrap_confidence_intervals(
-                    result,
+                _half_sampling_intervals(
+                    statistics.real,
+                    scores.synthetic,
+                    scores.result,
+                    k=self.k,
+                    center=statistics.given_center,
+                    protocol=self.protocol,
+                    num_thresholds=self.num_thresholds,
                     confidence_level=self.confidence_level,
                     num_resamples=self.num_resamples,
                     seed=self.seed,
-                    protocol=self.protocol,
-                    num_thresholds=self.num_thresholds,
                 )
             )
         self._output = (scores, options, output)

@@ -13,13 +13,22 @@ from torch import Tensor
 __all__ = ["as_images", "grid_cell", "plot_curves", "plot_histogram", "sample_grid"]
 
 
+def _interval(result: Mapping[str, Tensor], key: str) -> str:
+    """`` [lower, upper]`` when the result holds the score's confidence bounds, else ``""``."""
+    lower, upper = result.get(f"{key}_lower"), result.get(f"{key}_upper")
+    if lower is None or upper is None:
+        return ""
+    return f" [{float(lower):.3f}, {float(upper):.3f}]"
+
+
 def plot_curves(result: Mapping[str, Tensor], ax: Any = None, title: str | None = None) -> tuple[Any, Any]:
     """Draw the α-precision and β-recall curves with the diagonal (the ideal curve).
 
     Args:
         result: output of the metric's ``compute()`` or of the functional API: needs ``thresholds``,
             ``alpha_precision_curve`` and ``beta_recall_curve``; ``alpha_precision``, ``beta_recall``
-            and ``authenticity`` go into the legend and title when present.
+            and ``authenticity`` go into the legend and title when present, each with its confidence
+            interval ``[lower, upper]`` when ``<score>_lower`` and ``<score>_upper`` are present too.
         ax: a matplotlib ``Axes`` to draw into; ``None`` makes a new figure.
         title: figure title; ``None`` shows the authenticity when present.
 
@@ -50,7 +59,7 @@ def plot_curves(result: Mapping[str, Tensor], ax: Any = None, title: str | None 
         name = {"α": "α-precision $P_α$", "β": "β-recall $R_β$"}[symbol]
         score = result.get(key)
         if score is not None:
-            name += f" (I{'P' if symbol == 'α' else 'R'}{symbol} = {float(score):.3f})"
+            name += f" (I{'P' if symbol == 'α' else 'R'}{symbol} = {float(score):.3f}{_interval(result, key)})"
         curve = result[f"{key}_curve"].detach().cpu().numpy()
         ax.plot(grid, curve, color=color, linewidth=2, label=name)
     ax.set_xlim(0, 1)
@@ -61,7 +70,7 @@ def plot_curves(result: Mapping[str, Tensor], ax: Any = None, title: str | None 
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     if title is None and result.get("authenticity") is not None:
-        title = f"authenticity A = {float(result['authenticity']):.3f}"
+        title = f"authenticity A = {float(result['authenticity']):.3f}{_interval(result, 'authenticity')}"
     if title:
         ax.set_title(title, fontsize=10)
     return fig, ax

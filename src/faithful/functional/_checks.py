@@ -227,8 +227,8 @@ def _check_bootstrap_options(confidence_level: object, num_resamples: object, se
             f"Expected argument `confidence_level` to be a number strictly between 0 and 1 (e.g. 0.95), "
             f"but got {confidence_level!r}."
         )
-    if not _is_int(num_resamples) or num_resamples < 1:  # type: ignore[operator]
-        raise ValueError(f"Expected argument `num_resamples` to be a positive integer, but got {num_resamples!r}.")
+    if not _is_int(num_resamples) or num_resamples < 2:  # type: ignore[operator]
+        raise ValueError(f"Expected argument `num_resamples` to be an integer >= 2, but got {num_resamples!r}.")
     if not _is_int(seed) or not 0 <= seed < 2**63:  # type: ignore[operator]
         raise ValueError(f"Expected argument `seed` to be a non-negative integer below 2**63, but got {seed!r}.")
 

@@ -15,7 +15,6 @@ from faithful.functional._checks import (
     AUTHENTICITY,
     BETA_RECALL,
     BETA_RECALL_CURVE,
-    SAMPLE_KEYS,
     THRESHOLDS,
     _check_bootstrap_options,
     _check_center,
@@ -27,7 +26,7 @@ from faithful.functional._checks import (
     _check_synthetic,
     _result_dtype,
 )
-from faithful.functional.bootstrap import bootstrap_confidence_intervals
+from faithful.functional.bootstrap import _check_half_sizes, _half_sampling_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels
 from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
 
@@ -296,7 +295,7 @@ def alpha_precision_beta_recall_authenticity(
     chunk_size: int | None = None,
     sample_level: bool = False,
     confidence_level: float | None = None,
-    num_resamples: int = 1000,
+    num_resamples: int = 200,
     seed: int = 0,
 ) -> dict[str, Tensor]:
     r"""α-precision, β-recall and authenticity of ``synthetic`` samples against ``real`` ones.
@@ -338,12 +337,13 @@ def alpha_precision_beta_recall_authenticity(
         chunk_size: real samples per distance block (memory ``chunk_size x max(n, m)``). ``None``: about
             2**25 elements a block. The results do not depend on it.
         sample_level: also return the per-sample output used for auditing.
-        confidence_level: also return percentile bootstrap intervals at this level (e.g. ``0.95``), see
-            :func:`faithful.functional.bootstrap_confidence_intervals`: the synthetic samples are resampled
-            for IPα and A, the real ones for IRβ, with the radii and neighbour balls held fixed (no
-            neighbour search is repeated). ``None``: no intervals.
-        num_resamples: bootstrap resamples (with ``confidence_level``).
-        seed: seed of the bootstrap's own generator (with ``confidence_level``).
+        confidence_level: also return confidence intervals at this level (e.g. ``0.95``) for the expected
+            scores at these sizes with both sets random, see
+            :func:`faithful.functional.bootstrap_confidence_intervals`: every score is recomputed, neighbour
+            balls and radii included, on random halves of both sets. Needs n >= 4 (k + 1) and m >= 4.
+            ``None``: no intervals.
+        num_resamples: half-sample replicates (with ``confidence_level``).
+        seed: seed of the replicates' own generator (with ``confidence_level``).
 
     Returns:
         A dict of tensors on the input's device:
@@ -380,6 +380,9 @@ def alpha_precision_beta_recall_authenticity(
     k, num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
     if confidence_level is not None:
         _check_bootstrap_options(confidence_level, num_resamples, seed)
+        # Before the search, so that sets too small for half-sampling fail at once (the rest is checked below).
+        if isinstance(real, Tensor) and isinstance(synthetic, Tensor) and real.ndim == 2 == synthetic.ndim:
+            _check_half_sizes(real.shape[0], synthetic.shape[0], k)
     scores = _alpha_precision_beta_recall_authenticity_compute(
         real,
         synthetic,
@@ -388,21 +391,23 @@ def alpha_precision_beta_recall_authenticity(
         protocol=protocol,
         num_thresholds=num_thresholds,
         chunk_size=chunk_size,
-        sample_level=sample_level or confidence_level is not None,
+        sample_level=sample_level,
     )
     result = dict(scores.result or {})
     if confidence_level is not None:
+        assert scores.synthetic is not None
         result.update(
-            bootstrap_confidence_intervals(
+            _half_sampling_intervals(
+                scores.real_statistics.real,
+                scores.synthetic,
                 result,
+                k=k,
+                center=scores.real_statistics.given_center,
+                protocol=protocol,
+                num_thresholds=num_thresholds,
                 confidence_level=confidence_level,
                 num_resamples=num_resamples,
                 seed=seed,
-                protocol=protocol,
-                num_thresholds=num_thresholds,
             )
         )
-        if not sample_level:
-            for key in SAMPLE_KEYS:
-                del result[key]
     return result
