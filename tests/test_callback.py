@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from faithful.callback import FaithfulnessMonitor
-from faithful.functional import alpha_precision_beta_recall_authenticity
+from faithful.functional import INTERVAL_KEYS, alpha_precision_beta_recall_authenticity
 
 KEYS = ("alpha_precision", "beta_recall", "authenticity")
 NAMES = tuple(f"val/{key}" for key in KEYS)
@@ -141,6 +141,30 @@ def test_values_match_the_functional_api_and_reach_tensorboard(tmp_path):
     assert images[0].encoded_image_string[:4] == b"\x89PNG" and images[0].width > 100
     assert set(monitor.last_timings) == {"generation", "embedding", "metric", "total", "audit"}
     assert all(seconds >= 0 for seconds in monitor.last_timings.values())
+
+
+def test_confidence_bounds_are_logged_beside_the_scores(tmp_path):
+    synthetic = make_real(150, seed=1) + 0.3
+    monitor = FaithfulnessMonitor(
+        sample_fn=lambda module, n, generator: synthetic[:n].clone(),
+        num_samples=150,
+        confidence_level=0.9,
+        num_resamples=20,
+        audit_every_n_evaluations=0,
+    )
+    run = trainer(tmp_path, max_epochs=1, callbacks=[monitor])
+    run.fit(NoiseGenerator(), *loaders())
+    expected = alpha_precision_beta_recall_authenticity(
+        REAL, synthetic, confidence_level=0.9, num_resamples=20, seed=monitor.seed
+    )
+    for key in INTERVAL_KEYS:
+        assert run.callback_metrics[f"val/{key}"].item() == pytest.approx(expected[key].item(), abs=1e-6), key
+        assert monitor.history[0][key] == pytest.approx(expected[key].item(), abs=1e-6)
+    for key in KEYS:
+        lower, upper = run.callback_metrics[f"val/{key}_lower"], run.callback_metrics[f"val/{key}_upper"]
+        assert lower.item() <= run.callback_metrics[f"val/{key}"].item() <= upper.item()
+    with pytest.raises(ValueError, match="`confidence_level` to be a number strictly between 0 and 1"):
+        FaithfulnessMonitor(confidence_level=1.5)
 
 
 def test_model_checkpoint_keeps_the_epoch_of_best_fidelity(tmp_path):

@@ -30,7 +30,15 @@ from faithful.callback.features import embed, fit_one_class, flatten
 from faithful.callback.reference import RealFn, RealRows, default_real_fn, read_reference
 from faithful.callback.sampling import SampleFn, batch_layout, draw, forked_rng, redraw
 from faithful.callback.tensorboard import log_audit, log_curves, tensorboard_loggers
-from faithful.functional._checks import ALPHA_PRECISION, AUTHENTICITY, BETA_RECALL, SCALAR_KEYS, _check_options
+from faithful.functional._checks import (
+    ALPHA_PRECISION,
+    AUTHENTICITY,
+    BETA_RECALL,
+    INTERVAL_KEYS,
+    SCALAR_KEYS,
+    _check_bootstrap_options,
+    _check_options,
+)
 from faithful.metric import AlphaPrecisionBetaRecallAuthenticity
 
 __all__ = ["FaithfulnessMonitor"]
@@ -140,6 +148,10 @@ class FaithfulnessMonitor(Callback):
         protocol: ``"paper"``, ``"reference"`` or ``"synthcity"`` (see the metric).
         num_thresholds: grid points of the curves; ``None``: the protocol's default.
         chunk_size: the metric's distance block size; ``None`` picks one.
+        confidence_level: also log confidence bounds at this level (e.g. ``0.95``) as ``{prefix}alpha_precision_lower``,
+            ``{prefix}alpha_precision_upper``, ... (see the metric; they cost about ``num_resamples / 25`` computes).
+            ``None``: no bounds.
+        num_resamples: half-sample replicates of the bounds (with ``confidence_level``).
         audit_every_n_evaluations: log the audit views and histograms every this many evaluations (the first
             evaluation included); ``0`` turns them off.
         num_audit_samples: rows of each audit view.
@@ -202,6 +214,8 @@ class FaithfulnessMonitor(Callback):
         protocol: str = "paper",
         num_thresholds: int | None = None,
         chunk_size: int | None = None,
+        confidence_level: float | None = None,
+        num_resamples: int = 200,
         audit_every_n_evaluations: int = 1,
         num_audit_samples: int = 8,
         image_shape: Sequence[int] | None = None,
@@ -229,6 +243,8 @@ class FaithfulnessMonitor(Callback):
         self._fit_kwargs = dict(fit_kwargs or {})
         # The metric checks these again; checking here makes a typo fail at construction, not at fit start.
         self._k, self._num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+        if confidence_level is not None:
+            _check_bootstrap_options(confidence_level, num_resamples, seed)
 
         self.real = real
         self.num_samples = num_samples
@@ -245,6 +261,8 @@ class FaithfulnessMonitor(Callback):
         self.protocol = protocol
         self.num_thresholds = num_thresholds
         self.chunk_size = chunk_size
+        self.confidence_level = confidence_level
+        self.num_resamples = num_resamples
         self.audit_every_n_evaluations = audit_every_n_evaluations
         self.num_audit_samples = num_audit_samples
         self.to_image = to_image
@@ -274,6 +292,11 @@ class FaithfulnessMonitor(Callback):
         self._audits = False
         self._grid_shape: tuple[int, ...] | None = None
         self._dtype = torch.float32
+
+    @property
+    def _logged_keys(self) -> tuple[str, ...]:
+        """The scalars, and their confidence bounds when ``confidence_level`` is set."""
+        return SCALAR_KEYS if self.confidence_level is None else (*SCALAR_KEYS, *INTERVAL_KEYS)
 
     @property
     @override
@@ -389,6 +412,9 @@ class FaithfulnessMonitor(Callback):
             num_thresholds=self.num_thresholds,
             reset_real_features=False,
             chunk_size=self.chunk_size,
+            confidence_level=self.confidence_level,
+            num_resamples=self.num_resamples,
+            seed=self.seed,
         ).to(device)
         start = time.perf_counter()
         # Contiguous slices in dataset order: the gathered real set is the reference, once, in order.
@@ -547,14 +573,14 @@ class FaithfulnessMonitor(Callback):
                 f"{', '.join(self._name(key) for key in SCALAR_KEYS)}.",
                 category=RuntimeWarning,
             )
-            values = {key: torch.tensor(float("nan"), device=device) for key in SCALAR_KEYS}
+            values = {key: torch.tensor(float("nan"), device=device) for key in self._logged_keys}
         else:
             if not features:  # more processes than generation batches: contribute an empty slice
                 features = [torch.empty(0, self.metric_dim, device=device, dtype=self._dtype)]
             for chunk in features:
                 self.metric.update(chunk, real=False)
             result = self.metric.compute()
-            values = {key: result[key] for key in SCALAR_KEYS}
+            values = {key: result[key] for key in self._logged_keys}
             # A collective under DDP: every process asks, whether or not it logs (the result is memoised).
             if audit and self._audits:
                 scores = self.metric.sample_scores()
