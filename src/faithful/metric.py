@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
+from faithful.functional._checks import _check_algorithm
 from faithful.functional.apra import (
     ALPHA_PRECISION,
     ALPHA_PRECISION_CURVE,
@@ -88,10 +89,13 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         num_resamples: bootstrap resamples (with ``confidence_level``).
         seed: seed of the bootstrap's own generator; every process and every ``compute()`` draws the same
             resamples.
+        algorithm: the exact neighbour search, ``"auto"``, ``"kd_tree"`` (CPU only) or ``"brute"``; see
+            :func:`faithful.functional.alpha_precision_beta_recall_authenticity`. The k-d tree over the real
+            samples is cached with the other real-side quantities (built once while the real set is unchanged).
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
 
     Raises:
-        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``,
+        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``, ``algorithm``,
             ``reset_real_features``, ``confidence_level``, ``num_resamples`` or ``seed``, and (in
             ``update``/``compute``) on bad samples as the functional API.
         TypeError: if ``feature_extractor`` is not a ``torch.nn.Module``.
@@ -133,10 +137,12 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         confidence_level: float | None = None,
         num_resamples: int = 1000,
         seed: int = 0,
+        algorithm: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.k, self.num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+        self.algorithm = _check_algorithm(algorithm)
         if confidence_level is not None:
             _check_bootstrap_options(confidence_level, num_resamples, seed)
         self.confidence_level = confidence_level
@@ -218,7 +224,8 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         center_key = None if center_tensor is None else tuple(center_tensor.tolist())
         key = (self._real_version, real.shape, real.device, real.dtype, center_key)
         if self._real_cache is None or self._real_cache[0] != key:
-            self._real_cache = (key, _real_statistics(real, self.k, center_tensor, self.chunk_size))
+            stats = _real_statistics(real, self.k, center_tensor, self.chunk_size, self.algorithm)
+            self._real_cache = (key, stats)
         return self._real_cache[1]
 
     def _compute_all(self) -> dict[str, Tensor]:

@@ -2,15 +2,25 @@ r"""α-precision, β-recall and authenticity (Alaa et al., ICML 2022) as pure te
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from faithful.functional._checks import _check_algorithm
 from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, levels
-from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
+from faithful.functional.kdtree import KDTreeIndex, build_tree, tree_cross_nearest, tree_real_knn
+from faithful.functional.neighbors import (
+    CrossNeighbors,
+    PreparedSet,
+    cross_nearest,
+    prepare,
+    real_knn,
+    squared_distances,
+)
 
 __all__ = [
     "ALPHA_PRECISION",
@@ -40,16 +50,27 @@ SAMPLE_KEYS = ("alpha_level", "authentic", "distance_to_real", "nearest_real_ind
 #: Protocol name -> (default k, default num_thresholds). "reference" fixes both (the authors' code).
 PROTOCOLS = {"paper": (5, 101), "reference": (1, 30)}
 
+log = logging.getLogger(__name__)
+
+# The `algorithm="auto"` rule on CPU (measured crossovers, docs/performance.md): the k-d tree up to this
+# dimension at any size; up to the second one once the real set is large enough for the O(n^2) brute
+# force to lose against the tree's O(n log n).
+_KD_TREE_MAX_DIM = 6
+_KD_TREE_MAX_DIM_LARGE = 8
+_KD_TREE_LARGE_N = 50_000
+
 
 class RealStatistics(NamedTuple):
     """Everything that depends on the real set only; computed once, reused for every synthetic set."""
 
-    prepared: PreparedSet  #: real samples, centred float32 copy for the GEMM filter
+    prepared: PreparedSet | None  #: real samples, centred float32 copy for the GEMM filter (brute only)
     origin: Tensor  #: (d,) float64 shift applied to both sets before the GEMM (the real mean)
     center: Tensor  #: (d,) float64 c_r
     sorted_center_distances: Tensor  #: (n,) float64 ascending ||r_i - c_r||
     knn: Tensor  #: (n, k) float64 squared distances to the k nearest other real samples
     k: int
+    algorithm: str = "brute"  #: the neighbour search that ran ("kd_tree" or "brute")
+    tree: KDTreeIndex | None = None  #: the k-d tree over the real samples (kd_tree only)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,6 +192,20 @@ def _check_synthetic(synthetic: object, num_features: int, device: torch.device)
     return synthetic
 
 
+def _resolve_algorithm(algorithm: str, real: Tensor) -> str:
+    """The search to run for ``real``: "auto" decided by device, dimension and size; kd_tree needs the CPU."""
+    num, dim = real.shape
+    if algorithm == "kd_tree" and real.device.type != "cpu":
+        raise ValueError(
+            f"Expected CPU tensors with `algorithm='kd_tree'` (the tree runs on the CPU), but got tensors on "
+            f"{real.device}. Use algorithm='brute', or 'auto' (which picks brute off the CPU)."
+        )
+    if algorithm == "auto":
+        low_dim = dim <= _KD_TREE_MAX_DIM or (dim <= _KD_TREE_MAX_DIM_LARGE and num >= _KD_TREE_LARGE_N)
+        algorithm = "kd_tree" if real.device.type == "cpu" and low_dim else "brute"
+    return algorithm
+
+
 # --------------------------------------------------------------------------------------------------
 # computation (trusts its inputs)
 # --------------------------------------------------------------------------------------------------
@@ -182,15 +217,30 @@ def _center_distances(x: Tensor, center: Tensor) -> Tensor:
 
 
 def _real_statistics(
-    real: Tensor, k: int, center: Tensor | None = None, chunk_size: int | None = None
+    real: Tensor, k: int, center: Tensor | None = None, chunk_size: int | None = None, algorithm: str = "auto"
 ) -> RealStatistics:
-    """Real-side quantities: the GEMM copy, c_r, the α-radii's distances and NND_1..NND_k."""
+    """Real-side quantities: the search's index (GEMM copy or tree), c_r, the α-radii's distances, NND_1..NND_k."""
+    algorithm = _resolve_algorithm(algorithm, real)
+    num, dim = real.shape
+    log.debug("neighbour search: algorithm=%s (n=%d real samples, d=%d, device %s)", algorithm, num, dim, real.device)
     origin = real.to(torch.float64).mean(dim=0)
-    prepared = prepare(real, origin)
     c_r = origin if center is None else center
     center_distances = torch.sort(_center_distances(real, c_r)).values
+    if algorithm == "kd_tree":
+        tree = build_tree(real)
+        knn = tree_real_knn(tree, k)
+        return RealStatistics(None, origin, c_r, center_distances, knn, k, algorithm, tree)
+    prepared = prepare(real, origin)
     knn = real_knn(prepared, k, chunk_size)
-    return RealStatistics(prepared, origin, c_r, center_distances, knn, k)
+    return RealStatistics(prepared, origin, c_r, center_distances, knn, k, algorithm)
+
+
+def _cross_neighbors(stats: RealStatistics, synthetic: Tensor, chunk_size: int | None) -> CrossNeighbors:
+    """Both nearest-neighbour directions with the real side's algorithm (its tree or GEMM copy reused)."""
+    if stats.tree is not None:
+        return tree_cross_nearest(stats.tree, synthetic)
+    assert stats.prepared is not None  # brute statistics always hold the GEMM copy
+    return cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
 
 
 def _alpha_precision_beta_recall_authenticity_compute(
@@ -206,7 +256,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
     n = stats.sorted_center_distances.numel()
     m = synthetic.shape[0]
     device = synthetic.device
-    neighbors = cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
+    neighbors = _cross_neighbors(stats, synthetic, chunk_size)
 
     # α-precision: synthetic distances to c_r against the quantiles of the real ones.
     synthetic_to_center = _center_distances(synthetic, stats.center)
@@ -275,6 +325,7 @@ def alpha_precision_beta_recall_authenticity(
     confidence_level: float | None = None,
     num_resamples: int = 1000,
     seed: int = 0,
+    algorithm: str = "auto",
 ) -> dict[str, Tensor]:
     r"""α-precision, β-recall and authenticity of ``synthetic`` samples against ``real`` ones.
 
@@ -315,6 +366,10 @@ def alpha_precision_beta_recall_authenticity(
             neighbour search is repeated). ``None``: no intervals.
         num_resamples: bootstrap resamples (with ``confidence_level``).
         seed: seed of the bootstrap's own generator (with ``confidence_level``).
+        algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
+            products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
+            50,000 real samples), brute otherwise. Every algorithm returns the same bits; only the time differs.
+            The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 
     Returns:
         A dict of tensors on the input's device:
@@ -332,7 +387,7 @@ def alpha_precision_beta_recall_authenticity(
         TypeError: if an input is not a floating point tensor.
         ValueError: on a wrong shape, non-finite values, fewer than ``k + 1`` real or no synthetic
             samples, or a bad ``k``, ``num_thresholds``, ``protocol``, ``center``, ``chunk_size``,
-            ``confidence_level``, ``num_resamples`` or ``seed``.
+            ``confidence_level``, ``num_resamples``, ``seed`` or ``algorithm`` (also ``"kd_tree"`` off the CPU).
 
     Example:
         >>> import torch
@@ -348,12 +403,13 @@ def alpha_precision_beta_recall_authenticity(
         0.0
     """
     k, num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+    algorithm = _check_algorithm(algorithm)
     if confidence_level is not None:
         _check_bootstrap_options(confidence_level, num_resamples, seed)
     real = _check_real(real, k)
     synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
     center_tensor = _check_center(center, real.shape[1], real.device)
-    stats = _real_statistics(real, k, center_tensor, chunk_size)
+    stats = _real_statistics(real, k, center_tensor, chunk_size, algorithm)
     result = _alpha_precision_beta_recall_authenticity_compute(
         stats,
         synthetic,

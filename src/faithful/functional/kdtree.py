@@ -24,7 +24,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale
+from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
 
 __all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
 
@@ -37,9 +37,9 @@ _U64 = 2.0**-53
 class KDTreeIndex(NamedTuple):
     """A k-d tree over a point set, built on a copy scaled by a power of two (exact, keeps squares in range)."""
 
+    data: Tensor  #: the caller's points (the exact re-check uses them)
     tree: cKDTree
     scale: float  #: the tree's coordinates are ``data * scale``
-    num_features: int
 
 
 def build_tree(data: Tensor) -> KDTreeIndex:
@@ -48,7 +48,7 @@ def build_tree(data: Tensor) -> KDTreeIndex:
     scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
     array = (points * scale).numpy() if scale != 1.0 else points.numpy().copy()
     # balanced_tree=False: sliding-midpoint splits build several times faster and query as fast here.
-    return KDTreeIndex(cKDTree(array, balanced_tree=False, compact_nodes=False), scale, data.shape[1])
+    return KDTreeIndex(data, cKDTree(array, balanced_tree=False, compact_nodes=False), scale)
 
 
 def _tolerance(dim: int) -> tuple[float, float]:
@@ -106,7 +106,7 @@ def _complete(
     unproposed point must *strictly* exceed (the k-th distance, the nearest distance).
     """
     num_points = index.tree.n
-    rel, absolute = _tolerance(index.num_features)
+    rel, absolute = _tolerance(index.data.shape[1])
     num = min(first, num_points)
     while rows.numel():
         dist, idx = _query(index, query_points, rows.numpy(), num, workers)
@@ -120,17 +120,16 @@ def _complete(
         num = min(2 * num, num_points)
 
 
-def tree_real_knn(
-    real: Tensor, index: KDTreeIndex, k: int, rows: slice | None = None, workers: int | None = None
-) -> Tensor:
+def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers: int | None = None) -> Tensor:
     """Exact squared distances from each real sample to its ``k`` nearest *other* real samples (tree path).
 
     The same values as :func:`faithful.functional.neighbors.real_knn` (self excluded by index, duplicates at
     distance 0). ``rows``: only the rows of this contiguous share of the real samples (self is still excluded by
     its global index). Returns ``(num_rows, k)`` float64, each row ascending.
     """
+    real = index.data
     n = real.shape[0]
-    start, stop, _ = (rows or slice(0, n)).indices(n)
+    start, stop = _row_share(rows, n)
     points = index.tree.data
     best = torch.empty(max(0, stop - start), k, dtype=torch.float64)
     scale2 = index.scale * index.scale
@@ -150,7 +149,7 @@ def tree_real_knn(
 
 
 def _nearest(
-    query: Tensor, query_points: np.ndarray, data: Tensor, index: KDTreeIndex, workers: int
+    query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int
 ) -> tuple[Tensor, Tensor]:
     """For every row of ``query``: the exact squared distance to its nearest ``data`` point and, among equal
     distances, the smallest index."""
@@ -162,7 +161,8 @@ def _nearest(
 
     def resolve(rows_: Tensor, tree_dist: Tensor, tree_idx: Tensor) -> Tensor:
         width = tree_idx.shape[1]
-        exact = _pair_distances(query, rows_.repeat_interleave(width), data, tree_idx.flatten()).view(-1, width)
+        exact = _pair_distances(query, rows_.repeat_interleave(width), index.data, tree_idx.flatten())
+        exact = exact.view(-1, width)
         value = exact.min(dim=1).values
         best[rows_] = value
         best_index[rows_] = torch.where(exact == value.unsqueeze(1), tree_idx, big).min(dim=1).values
@@ -179,7 +179,6 @@ def _points(x: Tensor, scale: float) -> np.ndarray:
 
 
 def tree_cross_nearest(
-    real: Tensor,
     real_index: KDTreeIndex,
     synthetic: Tensor,
     synthetic_index: KDTreeIndex | None = None,
@@ -190,8 +189,9 @@ def tree_cross_nearest(
     ``synthetic_index``: a tree over ``synthetic`` (built here when ``None``).
     """
     workers = workers or torch.get_num_threads()
+    real = real_index.data
     synthetic_index = synthetic_index or build_tree(synthetic)
-    r2s, r2s_index = _nearest(real, _points(real, synthetic_index.scale), synthetic, synthetic_index, workers)
-    s2r, s2r_index = _nearest(synthetic, _points(synthetic, real_index.scale), real, real_index, workers)
+    r2s, r2s_index = _nearest(real, _points(real, synthetic_index.scale), synthetic_index, workers)
+    s2r, s2r_index = _nearest(synthetic, _points(synthetic, real_index.scale), real_index, workers)
     device = real.device
     return CrossNeighbors(r2s.to(device), r2s_index.to(device), s2r.to(device), s2r_index.to(device))
