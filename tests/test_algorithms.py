@@ -3,8 +3,13 @@ over all pairs, the same flags from every algorithm, `algorithm="auto"`'s rule, 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -210,3 +215,22 @@ def test_one_class_fit_uses_one_thread_for_a_small_network(monkeypatch):
     assert torch.get_num_threads() == before
     big = OneClassEmbedding(2048, hidden=(2048,), out_features=512)
     assert big._fit_threads(256, torch.device("cpu")) == torch.get_num_threads()
+
+
+def test_cli_algorithm_option(tmp_path):
+    gen = np.random.default_rng(0)
+    np.save(tmp_path / "real.npy", gen.integers(0, 4, (120, 3)).astype(np.float32))  # ties and duplicates
+    np.save(tmp_path / "synthetic.npy", gen.integers(0, 4, (90, 3)).astype(np.float32))
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    documents = {}
+    for algorithm in ("kd_tree", "brute"):
+        argv = ["evaluate", str(tmp_path / "real.npy"), str(tmp_path / "synthetic.npy"), "--quiet"]
+        argv += ["--algorithm", algorithm, "--json", str(tmp_path / f"{algorithm}.json")]
+        done = subprocess.run([sys.executable, "-m", "faithful", *argv], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        documents[algorithm] = json.loads((tmp_path / f"{algorithm}.json").read_text())
+    assert documents["kd_tree"] == documents["brute"]
+    argv = ["evaluate", str(tmp_path / "real.npy"), str(tmp_path / "synthetic.npy"), "--algorithm", "ball_tree"]
+    done = subprocess.run([sys.executable, "-m", "faithful", *argv], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert "--algorithm" in done.stderr and "'auto', 'kd_tree', 'brute'" in done.stderr
