@@ -19,14 +19,22 @@ from typing import TypeVar
 
 import torch
 
-__all__ = ["intra_op_threads", "map_pieces", "num_workers"]
+__all__ = ["available_threads", "intra_op_threads", "map_pieces", "num_workers"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-# torch.set_num_threads is process-wide: nested or concurrent scopes must not restore each other's values.
+# torch.set_num_threads is process-wide: nested or concurrent scopes must not restore each other's values, so a
+# scope holds this lock while it runs (scopes entered from different threads run one after another).
 _LOCK = threading.RLock()
+# torch's thread count before the outermost scope: what the worker threads may use inside it.
+_available: int | None = None
+
+
+def available_threads() -> int:
+    """CPU threads the work may use: torch's thread count (as it was before any ``intra_op_threads`` scope)."""
+    return _available if _available is not None else torch.get_num_threads()
 
 
 @contextlib.contextmanager
@@ -35,21 +43,24 @@ def intra_op_threads(num: int) -> Iterator[None]:
 
     The setting is process-wide (other threads of the process see it while the block runs).
     """
+    global _available
     with _LOCK:
-        before = torch.get_num_threads()
-        if num == before:
-            yield
-            return
-        torch.set_num_threads(num)
+        before, outer = torch.get_num_threads(), _available
+        if outer is None:
+            _available = before
         try:
+            if num != before:
+                torch.set_num_threads(num)
             yield
         finally:
-            torch.set_num_threads(before)
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+            _available = outer
 
 
 def num_workers(num_pieces: int, available: int | None = None) -> int:
-    """Worker threads for ``num_pieces`` independent pieces: at most the torch thread count, one per piece."""
-    available = torch.get_num_threads() if available is None else available
+    """Worker threads for ``num_pieces`` independent pieces: at most the available threads, one per piece."""
+    available = available_threads() if available is None else available
     return max(1, min(available, num_pieces))
 
 

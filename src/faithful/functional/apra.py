@@ -2,6 +2,7 @@ r"""α-precision, β-recall and authenticity (Alaa et al., ICML 2022) as pure te
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from typing import NamedTuple
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor
 
 from faithful.functional._checks import _check_algorithm
+from faithful.functional._parallel import intra_op_threads
 from faithful.functional.bootstrap import _check_bootstrap_options, bootstrap_confidence_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, levels
 from faithful.functional.kdtree import KDTreeIndex, build_tree, tree_cross_nearest, tree_real_knn
@@ -223,6 +225,19 @@ def _real_statistics(
     algorithm = _resolve_algorithm(algorithm, real)
     num, dim = real.shape
     log.debug("neighbour search: algorithm=%s (n=%d real samples, d=%d, device %s)", algorithm, num, dim, real.device)
+    with _cpu_threads(real.device):
+        return _real_statistics_impl(real, k, center, chunk_size, algorithm)
+
+
+def _cpu_threads(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """On the CPU: one intra-op thread for the many small ops (the searches share their row bands and query
+    blocks among their own worker threads, sized from torch's thread count before this scope)."""
+    return intra_op_threads(1) if device.type == "cpu" else contextlib.nullcontext()
+
+
+def _real_statistics_impl(
+    real: Tensor, k: int, center: Tensor | None, chunk_size: int | None, algorithm: str
+) -> RealStatistics:
     origin = real.to(torch.float64).mean(dim=0)
     c_r = origin if center is None else center
     center_distances = torch.sort(_center_distances(real, c_r)).values
@@ -253,6 +268,19 @@ def _alpha_precision_beta_recall_authenticity_compute(
     dtype: torch.dtype = torch.float32,
 ) -> dict[str, Tensor]:
     """Everything that involves the synthetic set; ``stats`` may be cached across calls."""
+    with _cpu_threads(synthetic.device):
+        return _compute_impl(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
+
+
+def _compute_impl(
+    stats: RealStatistics,
+    synthetic: Tensor,
+    protocol: str,
+    num_thresholds: int,
+    chunk_size: int | None,
+    sample_level: bool,
+    dtype: torch.dtype,
+) -> dict[str, Tensor]:
     n = stats.sorted_center_distances.numel()
     m = synthetic.shape[0]
     device = synthetic.device

@@ -24,6 +24,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
+from faithful.functional import _parallel
 from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
 
 __all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
@@ -144,7 +145,7 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
         return kth[:, k - 1] * scale2
 
     rows_all = torch.arange(start, stop, dtype=torch.int64)
-    _complete(index, points, rows_all, k + 2, workers or torch.get_num_threads(), resolve)
+    _complete(index, points, rows_all, k + 2, workers or _parallel.available_threads(), resolve)
     return best.to(real.device)
 
 
@@ -188,7 +189,7 @@ def tree_cross_nearest(
 
     ``synthetic_index``: a tree over ``synthetic`` (built here when ``None``).
     """
-    workers = workers or torch.get_num_threads()
+    workers = workers or _parallel.available_threads()
     real = real_index.data
     synthetic_index = synthetic_index or build_tree(synthetic)
     r2s, r2s_index = _nearest(real, _points(real, synthetic_index.scale), synthetic_index, workers)

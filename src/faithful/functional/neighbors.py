@@ -82,10 +82,20 @@ class CrossNeighbors(NamedTuple):
     synthetic_to_real_index: Tensor  #: (m,) int64, i*(j)
 
 
-def default_chunk_size(num_rows: int, num_cols: int) -> int:
-    """Rows of one tile when ``chunk_size`` is not given (tiles are at most ``_TILE`` columns wide)."""
+def default_chunk_size(num_rows: int, num_cols: int, workers: int = 1) -> int:
+    """Rows of one tile when ``chunk_size`` is not given (tiles are at most ``_TILE`` columns wide).
+
+    With several worker threads, at least one row band per worker (small sets are shared too).
+    """
     del num_cols  # the tile width is fixed, so the default does not depend on it
-    return max(1, min(num_rows, _TILE))
+    return max(1, min(num_rows, _TILE, -(-num_rows // max(1, workers))))
+
+
+def _available_workers(device: torch.device, workers: int | None) -> int:
+    """Worker threads for a search on ``device``: the CPU's available threads, one thread for a GPU."""
+    if device.type != "cpu":
+        return 1
+    return workers or _parallel.available_threads()
 
 
 def _row_step(num_cols: int) -> int:
@@ -459,7 +469,8 @@ def real_knn(
     start, stop = _row_share(rows, n)
     # Using the symmetry needs every row; a share compares its rows with all columns.
     symmetric = (start, stop) == (0, n)
-    band = chunk_size or default_chunk_size(n, n)
+    workers = _available_workers(real.centered.device, workers)
+    band = chunk_size or default_chunk_size(stop - start, n, workers)
     tiles = _Tiles(real, real, band, _TILE)
     bands = list(range(start, stop, band))
     workers = _parallel.num_workers(len(bands), workers)
@@ -567,7 +578,8 @@ def cross_nearest(
     Row bands are shared among ``workers`` threads (see ``real_knn``), whose answers are merged at the end.
     """
     n = real.centered.shape[0]
-    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0])
+    workers = _available_workers(real.centered.device, workers)
+    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], workers)
     tiles = _Tiles(real, synthetic, band, _TILE)
     bands = list(range(0, n, band))
     parts = _parallel.map_pieces(
