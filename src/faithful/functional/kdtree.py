@@ -149,11 +149,8 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
     return best.to(real.device)
 
 
-def _nearest(
-    query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int
-) -> tuple[Tensor, Tensor]:
-    """For every row of ``query``: the exact squared distance to its nearest ``data`` point and, among equal
-    distances, the smallest index."""
+def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
+    """Per row of ``query``: the exact squared distance to the nearest indexed point, ties to the smallest index."""
     num = query.shape[0]
     best = torch.empty(num, dtype=torch.float64)
     best_index = torch.empty(num, dtype=torch.int64)
