@@ -47,7 +47,11 @@ def build_tree(data: Tensor) -> KDTreeIndex:
     """Build the tree over ``data`` (``(n, d)``, any floating dtype, on the CPU)."""
     points = data.detach().to(device="cpu", dtype=torch.float64)
     scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
-    array = (points * scale).numpy() if scale != 1.0 else points.numpy().copy()
+    if scale != 1.0:
+        points = points * scale
+    elif points.data_ptr() == data.data_ptr():  # the caller's own float64 memory: the tree keeps a private copy
+        points = points.clone()
+    array = points.numpy()
     # balanced_tree=False: sliding-midpoint splits build several times faster and query as fast here.
     return KDTreeIndex(data, cKDTree(array, balanced_tree=False, compact_nodes=False), scale)
 
