@@ -323,8 +323,8 @@ class _Tiles:
         A row needs a scan only when its minimum passes: with running bounds that is often a small share
         of the rows, and then only their copy is scanned.
         """
-        if row_min is None:
-            row_min = lower.amin(dim=1)
+        if row_min is None:  # one compare over the tile is cheaper than a row minimum plus a compare
+            return self._nonzero(lower, threshold.unsqueeze(1))
         hit = torch.nonzero(row_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[0]:
             return self._nonzero(lower, threshold.unsqueeze(1))
@@ -335,7 +335,7 @@ class _Tiles:
     def cols_below(self, lower: Tensor, threshold: Tensor, col_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Positions (i, j) with ``lower[i, j] <= threshold[j]`` (see ``rows_below``)."""
         if col_min is None:
-            col_min = _column_min(lower)
+            return self._nonzero(lower, threshold.unsqueeze(0))
         hit = torch.nonzero(col_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[1]:
             return self._nonzero(lower, threshold.unsqueeze(0))
