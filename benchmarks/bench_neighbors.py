@@ -347,8 +347,8 @@ def memory_model_mb(n: int, m: int, d: int) -> dict[str, float]:
 
     tile = min(neighbors._TILE, n) * min(neighbors._TILE, max(n, m))
     return {
-        # float32 tile + bool mask + float32 scratch for the rows (columns) that need a scan
-        "tile_mb": tile * (4 + 1 + 4) / 2**20,
+        # float32 tile + bool mask + float32 scratch for the rows (columns) that need a scan, per worker thread
+        "tile_mb": tile * (4 + 1 + 4) * torch.get_num_threads() / 2**20,
         # centred float32 copies of both sets, made once (the real one is cached by the metric)
         "copies_mb": (n + m) * d * 4 / 2**20,
         # the float64 copy apra makes to take a mean (the larger set), freed again at once
@@ -653,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|")
         measured = "failed" if extra is None else f"{extra:,.0f}"
         print(f"| measured: extra peak RSS of the compute (child process) | {measured} |")
-        print(f"| model: one distance tile + mask + scratch (independent of n and m) | {model['tile_mb']:,.0f} |")
+        print(
+            f"| model: one distance tile + mask + scratch per worker thread (independent of n and m) | {model['tile_mb']:,.0f} |"
+        )
         print(f"| model: centred float32 copies of both sets (O((n + m) d)) | {model['copies_mb']:,.0f} |")
         print(f"| model: transient float64 copy for a mean (O(n d)) | {model['mean_copy_mb']:,.0f} |")
         print(f"| the inputs themselves (not counted above) | {2 * mn * md * 4 / 2**20:,.0f} |")
