@@ -653,9 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|")
         measured = "failed" if extra is None else f"{extra:,.0f}"
         print(f"| measured: extra peak RSS of the compute (child process) | {measured} |")
-        print(
-            f"| model: one distance tile + mask + scratch per worker thread (independent of n and m) | {model['tile_mb']:,.0f} |"
-        )
+        tile_row = "model: one distance tile + mask + scratch per worker thread (independent of n and m)"
+        print(f"| {tile_row} | {model['tile_mb']:,.0f} |")
         print(f"| model: centred float32 copies of both sets (O((n + m) d)) | {model['copies_mb']:,.0f} |")
         print(f"| model: transient float64 copy for a mean (O(n d)) | {model['mean_copy_mb']:,.0f} |")
         print(f"| the inputs themselves (not counted above) | {2 * mn * md * 4 / 2**20:,.0f} |")
