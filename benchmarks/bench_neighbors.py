@@ -501,6 +501,7 @@ def run_sweep(args: argparse.Namespace) -> list[tuple[int, int, dict[str, dict[s
                 for m in SWEEP_METHODS
                 if (m != "faiss" or faiss is not None)
                 and (m not in ("scikit-learn", "cKDTree") or n <= args.sweep_reference_max_n)
+                and (m != "cKDTree" or d <= args.sweep_ckdtree_max_d)
             )
             print(f"sweep: n = m = {n:,}, d = {d} ...", file=sys.stderr)
             times = sweep_config(n, d, args, methods)
@@ -587,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-repeats", type=int, default=None, help="runs per method and load (default 2)")
     parser.add_argument(
         "--sweep-reference-max-n", type=int, default=10**9, help="skip scikit-learn and cKDTree above this n"
+    )
+    parser.add_argument(
+        "--sweep-ckdtree-max-d",
+        type=int,
+        default=32,
+        help="skip cKDTree used directly above this d (default 32: a tree degenerates to minutes per run beyond)",
     )
     parser.add_argument("--no-busy", dest="busy", action="store_false", help="skip the one-core-busy runs")
     parser.add_argument("--no-million", action="store_true", help="skip n = m = 1,000,000, d = 8")
