@@ -17,14 +17,24 @@ run minus the resident memory just before it (data already in memory, libraries 
     python benchmarks/bench_neighbors.py                  # the documented table (several minutes on 2 cores)
     python benchmarks/bench_neighbors.py --n 20000 --d 128 --no-large --no-memory
     python benchmarks/bench_neighbors.py --quick          # seconds: a smoke run of every code path
+    python benchmarks/bench_neighbors.py --no-large --no-memory --sweep-n 20000 --sweep-d 2,8,32 --no-million
 
-Prints the machine, the library versions and a Markdown table.
+The dimension sweep (issue 10) times the estimator's three searches plus the numpy post-processing four ways
+(scikit-learn's default ``NearestNeighbors``, faiss ``IndexFlatL2``, ``scipy.spatial.cKDTree`` used directly,
+faithful's functional API with ``algorithm="auto"``) at every d of ``--sweep-d`` and every n = m of
+``--sweep-n`` (sizes above 20,000 only for d <= 16), first on an idle machine and then with one core busy: the
+script itself starts a process spinning on one core and stops it afterwards. n = m = 1,000,000 at d = 8 runs
+faithful alone (``--no-million`` skips it).
+
+Prints the machine, the library versions and Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import resource
@@ -44,6 +54,7 @@ import torch
 # isort: split
 import numpy as np
 import sklearn
+from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 
 import faithful
@@ -158,6 +169,25 @@ def faiss_approach(real: np.ndarray, synthetic: np.ndarray, k: int) -> dict[str,
         real_to_synthetic_index[:, 0],
         np.sqrt(np.maximum(synthetic_to_real[:, 0], 0.0)),
         synthetic_to_real_index[:, 0],
+        k,
+    )
+
+
+def ckdtree_approach(real: np.ndarray, synthetic: np.ndarray, k: int) -> dict[str, float]:
+    """``scipy.spatial.cKDTree`` used directly (all cores) for the three searches, same post-processing."""
+    real64, synthetic64 = real.astype(np.float64), synthetic.astype(np.float64)
+    real_tree, synthetic_tree = cKDTree(real64), cKDTree(synthetic64)
+    real_to_real, _ = real_tree.query(real64, k=k + 1, workers=-1)
+    real_to_synthetic, real_to_synthetic_index = synthetic_tree.query(real64, k=1, workers=-1)
+    synthetic_to_real, synthetic_to_real_index = real_tree.query(synthetic64, k=1, workers=-1)
+    return _scores_from_neighbors(
+        real,
+        synthetic,
+        real_to_real[:, 1:],
+        real_to_synthetic,
+        real_to_synthetic_index,
+        synthetic_to_real,
+        synthetic_to_real_index,
         k,
     )
 
@@ -291,6 +321,7 @@ def memory_child(method: str, n: int, m: int, d: int, k: int, kind: str, seed: i
         "reference": lambda: reference_approach(real_np, synthetic_np, k),
         "faiss": lambda: faiss_approach(real_np, synthetic_np, k),
         "functional": lambda: faithful_functional(real, synthetic, k),
+        "functional_auto": lambda: _faithful_auto(real, synthetic, k),
     }
     before = _current_rss_mb()
     if not _reset_peak_rss():  # fall back to the lifetime peak: only valid when nothing before peaked higher
@@ -316,8 +347,8 @@ def memory_model_mb(n: int, m: int, d: int) -> dict[str, float]:
 
     tile = min(neighbors._TILE, n) * min(neighbors._TILE, max(n, m))
     return {
-        # float32 tile + bool mask + float32 scratch for the rows (columns) that need a scan
-        "tile_mb": tile * (4 + 1 + 4) / 2**20,
+        # float32 tile + bool mask + float32 scratch for the rows (columns) that need a scan, per worker thread
+        "tile_mb": tile * (4 + 1 + 4) * torch.get_num_threads() / 2**20,
         # centred float32 copies of both sets, made once (the real one is cached by the metric)
         "copies_mb": (n + m) * d * 4 / 2**20,
         # the float64 copy apra makes to take a mean (the larger set), freed again at once
@@ -396,6 +427,145 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+# --------------------------------------------------------------------------------------------- d sweep
+
+SWEEP_METHODS = ("scikit-learn", "faiss", "cKDTree", "faithful")
+
+
+class Spinner:
+    """A child process spinning on one core while the ``with`` block runs (a busy machine, reproducibly)."""
+
+    def __enter__(self) -> Spinner:
+        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.5)  # let it reach the scheduler before the timings start
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def _faithful_auto(real: torch.Tensor, synthetic: torch.Tensor, k: int) -> dict[str, float]:
+    result = alpha_precision_beta_recall_authenticity(real, synthetic, k=k, algorithm="auto")
+    return {key: result[key].item() for key in SCALARS}
+
+
+def sweep_config(n: int, d: int, args: argparse.Namespace, methods: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Best-of-``repeats`` wall time of every method, idle and with one core busy: {load: {method: s}}."""
+    real_np, synthetic_np = make_data(n, n, d, args.data, args.seed)
+    real, synthetic = torch.from_numpy(real_np), torch.from_numpy(synthetic_np)
+    runs: dict[str, Callable[[], Any]] = {
+        "scikit-learn": lambda: reference_approach(real_np, synthetic_np, args.k),
+        "faiss": lambda: faiss_approach(real_np, synthetic_np, args.k),
+        "cKDTree": lambda: ckdtree_approach(real_np, synthetic_np, args.k),
+        "faithful": lambda: _faithful_auto(real, synthetic, args.k),
+    }
+    _warm_up(args.k, d)
+    tiny_real, tiny_synthetic = make_data(64, 48, d, "gauss", 0)
+    ckdtree_approach(tiny_real, tiny_synthetic, args.k)
+    _faithful_auto(torch.from_numpy(tiny_real), torch.from_numpy(tiny_synthetic), args.k)
+    out: dict[str, dict[str, float]] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for load in ("idle", "busy") if args.busy else ("idle",):
+        times: dict[str, float] = {}
+        with Spinner() if load == "busy" else contextlib.nullcontext():
+            for _ in range(args.sweep_repeats):
+                for method in methods:  # interleaved: drifting load hits every method alike
+                    elapsed, scores[method] = _timed(runs[method])
+                    times[method] = min(times.get(method, math.inf), elapsed)
+        out[load] = times
+    # Same estimator everywhere: the scores agree up to the quantile conventions of the numpy post-processing.
+    out["authenticity"] = {method: score["authenticity"] for method, score in scores.items()}
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "–" if a is None or b is None else f"{a / b:.2f}×"
+
+
+def _seconds(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def run_sweep(args: argparse.Namespace) -> list[tuple[int, int, dict[str, dict[str, float]]]]:
+    """The d sweep at every n; sizes above 20,000 only at d <= 16 (the tree's range, the tables' users)."""
+    from faithful.functional.apra import _resolve_algorithm
+
+    results = []
+    for n in args.sweep_n:
+        for d in args.sweep_d:
+            if n > 20_000 and d > 16:
+                continue
+            methods = tuple(
+                m
+                for m in SWEEP_METHODS
+                if (m != "faiss" or faiss is not None)
+                and (m not in ("scikit-learn", "cKDTree") or n <= args.sweep_reference_max_n)
+                and (m != "cKDTree" or d <= args.sweep_ckdtree_max_d)
+            )
+            print(f"sweep: n = m = {n:,}, d = {d} ...", file=sys.stderr)
+            times = sweep_config(n, d, args, methods)
+            times["algorithm"] = {"faithful": _resolve_algorithm("auto", torch.empty(n, d))}  # type: ignore[dict-item]
+            results.append((n, d, times))
+    return results
+
+
+def print_sweep(results: list[tuple[int, int, dict[str, Any]]]) -> None:
+    print(
+        "| n = m | d | faithful auto → | scikit-learn | faiss | cKDTree | faithful | faithful / scikit-learn | "
+        "faithful / faiss | busy: scikit-learn | busy: faithful | busy / idle (faithful) | "
+        "busy: faithful / scikit-learn |"
+    )
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, d, times in results:
+        idle, busy = times["idle"], times.get("busy", {})
+        own = idle.get("faithful")
+        cells = [f"{n:,}", str(d), times["algorithm"]["faithful"]]
+        cells += [_seconds(idle.get(m)) for m in SWEEP_METHODS]
+        cells += [_ratio(own, idle.get("scikit-learn")), _ratio(own, idle.get("faiss"))]
+        cells += [_seconds(busy.get("scikit-learn")), _seconds(busy.get("faithful"))]
+        cells += [_ratio(busy.get("faithful"), own), _ratio(busy.get("faithful"), busy.get("scikit-learn"))]
+        print("| " + " | ".join(cells) + " |")
+
+
+def sweep_goals(results: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """Issue 10's goals, per configuration that has the needed columns."""
+    print(
+        "\nGoals of the sweep (idle <= 0.5x scikit-learn; <= 1.0x faiss at d >= 8; busy <= 1.6x own idle and "
+        "<= 0.67x scikit-learn busy):"
+    )
+    for n, d, times in results:
+        idle, busy = times["idle"], times.get("busy", {})
+        checks = []
+        own = idle.get("faithful")
+        if "scikit-learn" in idle:
+            checks.append(
+                f"vs scikit-learn {own / idle['scikit-learn']:.2f}x ({_met(own <= 0.5 * idle['scikit-learn'])})"
+            )
+        if "faiss" in idle and d >= 8:
+            checks.append(f"vs faiss {own / idle['faiss']:.2f}x ({_met(own <= idle['faiss'])})")
+        if "faithful" in busy:
+            checks.append(f"busy/idle {busy['faithful'] / own:.2f}x ({_met(busy['faithful'] <= 1.6 * own)})")
+            if "scikit-learn" in busy:
+                ratio = busy["faithful"] / busy["scikit-learn"]
+                checks.append(f"busy vs scikit-learn {ratio:.2f}x ({_met(ratio <= 0.67)})")
+        print(f"- n = m = {n:,}, d = {d}: " + "; ".join(checks))
+
+
+def run_million(args: argparse.Namespace) -> None:
+    """faithful alone at n = m = ``args.million_n``, d = 8 (the tree's large case): time and extra peak memory."""
+    n, d = args.million_n, 8
+    print(f"running n = m = {n:,}, d = {d} ...", file=sys.stderr)
+    real_np, synthetic_np = make_data(n, n, d, args.data, args.seed)
+    elapsed, _ = _timed(lambda: _faithful_auto(torch.from_numpy(real_np), torch.from_numpy(synthetic_np), args.k))
+    extra = None if args.no_memory else measure_memory("functional_auto", n, n, d, args)
+    print(f"\n## n = m = {n:,}, d = {d} (faithful, algorithm='auto')\n")
+    print("| wall time (s) | goal <= 60 s | extra peak RSS (MB) | inputs (MB) |")
+    print("|---:|---|---:|---:|")
+    rss = "–" if extra is None else f"{extra:,.0f}"
+    print(f"| {elapsed:.1f} | {_met(elapsed <= 60)} | {rss} | {(real_np.nbytes + synthetic_np.nbytes) / 2**20:,.0f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=None, help="real samples (default 10,000; --quick: 600)")
@@ -412,8 +582,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-reference", action="store_true", help="also time scikit-learn at the large size")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: a smoke run in seconds")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the d sweep (issue 10)")
+    parser.add_argument("--sweep-d", default=None, help="dimensions of the sweep (default 2,4,8,16,32,64,128,512)")
+    parser.add_argument("--sweep-n", default=None, help="n = m of the sweep (default 20000,100000; d <= 16 above 20k)")
+    parser.add_argument("--sweep-repeats", type=int, default=None, help="runs per method and load (default 2)")
+    parser.add_argument(
+        "--sweep-reference-max-n", type=int, default=10**9, help="skip scikit-learn and cKDTree above this n"
+    )
+    parser.add_argument(
+        "--sweep-ckdtree-max-d",
+        type=int,
+        default=32,
+        help="skip cKDTree used directly above this d (default 32: a tree degenerates to minutes per run beyond)",
+    )
+    parser.add_argument("--no-busy", dest="busy", action="store_false", help="skip the one-core-busy runs")
+    parser.add_argument("--no-million", action="store_true", help="skip n = m = 1,000,000, d = 8")
+    parser.add_argument("--million-n", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.sweep_d = [int(x) for x in (args.sweep_d or ("2,8" if args.quick else "2,4,8,16,32,64,128,512")).split(",")]
+    args.sweep_n = [int(x) for x in (args.sweep_n or ("600" if args.quick else "20000,100000")).split(",")]
+    args.sweep_repeats = args.sweep_repeats or (1 if args.quick else 2)
+    args.million_n = args.million_n or (3_000 if args.quick else 1_000_000)
 
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -452,6 +642,14 @@ def main(argv: list[str] | None = None) -> int:
     print_table(sections)
     goals(sections)
 
+    if not args.no_sweep:
+        print("\n## Dimension sweep: wall time (s), idle and with one core busy\n")
+        sweep = run_sweep(args)
+        print_sweep(sweep)
+        sweep_goals(sweep)
+    if not args.no_million:
+        run_million(args)
+
     if not args.no_memory:
         mn, md = memory
         print(f"running the memory measurement at n = m = {mn:,}, d = {md} ...", file=sys.stderr)
@@ -462,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|")
         measured = "failed" if extra is None else f"{extra:,.0f}"
         print(f"| measured: extra peak RSS of the compute (child process) | {measured} |")
-        print(f"| model: one distance tile + mask + scratch (independent of n and m) | {model['tile_mb']:,.0f} |")
+        tile_row = "model: one distance tile + mask + scratch per worker thread (independent of n and m)"
+        print(f"| {tile_row} | {model['tile_mb']:,.0f} |")
         print(f"| model: centred float32 copies of both sets (O((n + m) d)) | {model['copies_mb']:,.0f} |")
         print(f"| model: transient float64 copy for a mean (O(n d)) | {model['mean_copy_mb']:,.0f} |")
         print(f"| the inputs themselves (not counted above) | {2 * mn * md * 4 / 2**20:,.0f} |")

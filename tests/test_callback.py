@@ -167,6 +167,25 @@ def test_confidence_bounds_are_logged_beside_the_scores(tmp_path):
         FaithfulnessMonitor(confidence_level=1.5)
 
 
+@pytest.mark.parametrize("algorithm", ["kd_tree", "brute"])
+def test_algorithm_is_passed_to_the_metric(tmp_path, algorithm):
+    synthetic = make_real(150, seed=1) + 0.3
+    monitor = FaithfulnessMonitor(
+        sample_fn=lambda module, n, generator: synthetic[:n].clone(),
+        num_samples=150,
+        algorithm=algorithm,
+        audit_every_n_evaluations=0,
+    )
+    run = trainer(tmp_path, max_epochs=1, callbacks=[monitor])
+    run.fit(NoiseGenerator(), *loaders())
+    assert monitor.metric is not None and monitor.metric.algorithm == algorithm
+    expected = alpha_precision_beta_recall_authenticity(REAL, synthetic)
+    for name, key in zip(NAMES, KEYS, strict=True):
+        assert run.callback_metrics[name].item() == pytest.approx(expected[key].item(), abs=1e-6)
+    with pytest.raises(ValueError, match=r"`algorithm` to be one of \('auto', 'kd_tree', 'brute'\), but got 'tree'"):
+        FaithfulnessMonitor(algorithm="tree")
+
+
 def test_model_checkpoint_keeps_the_epoch_of_best_fidelity(tmp_path):
     # The offset moves away from the data and back: fidelity peaks at epoch 2.
     module = NoiseGenerator(offsets=(1.5, 0.75, 0.0, 0.75, 1.5))

@@ -166,6 +166,13 @@ def _build_parser() -> _Parser:
         help="neighbours for β-recall (default 5; 1 with --protocol reference or synthcity)",
     )
     evaluate.add_argument(
+        "--algorithm",
+        choices=("auto", "kd_tree", "brute"),
+        default="auto",
+        help="exact neighbour search, same results: auto (default: k-d tree at low dimension, brute otherwise), "
+        "kd_tree or brute",
+    )
+    evaluate.add_argument(
         "--protocol",
         choices=tuple(PROTOCOLS),
         default="paper",
@@ -689,6 +696,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                 confidence_level=args.confidence,
                 num_resamples=args.num_resamples,
                 seed=args.seed,
+                algorithm=args.algorithm,
             )
         except (ValueError, TypeError) as err:  # the library's input validation, worded for the API
             raise UserError(str(err)) from None

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from faithful.functional._checks import _check_finite, _check_samples
+from faithful.functional._parallel import intra_op_threads
 from faithful.functional.curves import quantile_sorted
 
 __all__ = ["OBJECTIVES", "OneClassEmbedding"]
@@ -36,6 +37,8 @@ OBJECTIVES = {
 # constant, which is again a collapse onto c) and one without a shift; LeakyReLU also keeps a gradient
 # for negative inputs so no unit dies while everything is pulled towards c.
 _NEGATIVE_SLOPE = 0.01
+# Multiply-adds of one training step (forward and backward) below which `fit` trains on one intra-op thread.
+_ONE_THREAD_STEP_WORK = 2**25
 
 
 def _is_int(value: object) -> bool:
@@ -396,7 +399,8 @@ class OneClassEmbedding(nn.Module):
 
         # inference_mode(False)/enable_grad: fit may be called from a Lightning hook running under
         # no_grad or inference mode, and it needs autograd all the same.
-        with torch.inference_mode(False), torch.enable_grad():
+        threads = self._fit_threads(batch_size, target)
+        with torch.inference_mode(False), torch.enable_grad(), intra_op_threads(threads):
             self.to(target)
             # A fit that raises half-way must not leave a module that claims to be fitted.
             self.fitted.fill_(False)
@@ -455,6 +459,19 @@ class OneClassEmbedding(nn.Module):
             float(self.radius),
         )
         return self
+
+    def _fit_threads(self, batch_size: int, device: torch.device) -> int:
+        """Intra-op threads for the training steps: one for a small network on the CPU.
+
+        A step of a small MLP is a few hundred microseconds of many tiny ops; with several threads each op
+        ends at a barrier, and when a data loader or another job holds a core every barrier waits for a
+        descheduled thread (measured: 60x slower than one thread on a busy 2-core machine). Below about
+        2**25 multiply-adds a step, one thread is as fast idle and immune to that.
+        """
+        if device.type != "cpu":
+            return torch.get_num_threads()
+        parameters = sum(p.numel() for p in self.net.parameters())
+        return 1 if 3 * batch_size * parameters < _ONE_THREAD_STEP_WORK else torch.get_num_threads()
 
     @torch.no_grad()
     def _initial_center(self, x: Tensor, batch_size: int) -> Tensor:

@@ -14,6 +14,7 @@ from faithful.functional._checks import (
     COMPUTE_KEYS,
     SAMPLE_KEYS,
     SCALAR_KEYS,
+    _check_algorithm,
     _check_bootstrap_options,
     _check_options,
 )
@@ -82,11 +83,14 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         num_resamples: half-sample replicates (with ``confidence_level``).
         seed: seed of the replicates' own generator; every process and every ``compute()`` draws the same
             replicates, whatever the order of the updates.
+        algorithm: the exact neighbour search, ``"auto"``, ``"kd_tree"`` (CPU only) or ``"brute"``; see
+            :func:`faithful.functional.alpha_precision_beta_recall_authenticity`. The k-d tree over the real
+            samples is cached with the other real-side quantities (built once while the real set is unchanged).
         kwargs: forwarded to :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``compute_on_cpu``...).
             ``compute_with_cache`` is accepted but always off: the metric memoises by value itself.
 
     Raises:
-        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``,
+        ValueError: on a bad ``k``, ``protocol``, ``num_thresholds``, ``chunk_size``, ``algorithm``,
             ``reset_real_features``, ``confidence_level``, ``num_resamples`` or ``seed``, and (in
             ``update``/``compute``) on bad samples as the functional API.
         TypeError: if ``feature_extractor`` is not a ``torch.nn.Module``.
@@ -128,6 +132,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         confidence_level: float | None = None,
         num_resamples: int = 200,
         seed: int = 0,
+        algorithm: str = "auto",
         **kwargs: Any,
     ) -> None:
         # Uneven and empty shards under DDP: see faithful._distributed.
@@ -137,6 +142,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
         # torchmetrics' own cache would survive `load_state_dict` and return stale numbers.
         self.compute_with_cache = False
         self.k, self.num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+        self.algorithm = _check_algorithm(algorithm)
         if confidence_level is not None:
             _check_bootstrap_options(confidence_level, num_resamples, seed)
         self.confidence_level = confidence_level
@@ -252,6 +258,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             chunk_size=self.chunk_size,
             sample_level=sample_level,
             previous=self._scores,
+            algorithm=self.algorithm,
         )
         return self._scores
 

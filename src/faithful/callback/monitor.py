@@ -36,6 +36,7 @@ from faithful.functional._checks import (
     BETA_RECALL,
     INTERVAL_KEYS,
     SCALAR_KEYS,
+    _check_algorithm,
     _check_bootstrap_options,
     _check_options,
 )
@@ -148,6 +149,7 @@ class FaithfulnessMonitor(Callback):
         protocol: ``"paper"``, ``"reference"`` or ``"synthcity"`` (see the metric).
         num_thresholds: grid points of the curves; ``None``: the protocol's default.
         chunk_size: the metric's distance block size; ``None`` picks one.
+        algorithm: the metric's exact neighbour search, ``"auto"``, ``"kd_tree"`` or ``"brute"`` (same results).
         confidence_level: also log confidence bounds at this level (e.g. ``0.95``) as ``{prefix}alpha_precision_lower``,
             ``{prefix}alpha_precision_upper``, ... (see the metric; they cost about ``num_resamples / 25`` computes).
             ``None``: no bounds.
@@ -214,6 +216,7 @@ class FaithfulnessMonitor(Callback):
         protocol: str = "paper",
         num_thresholds: int | None = None,
         chunk_size: int | None = None,
+        algorithm: str = "auto",
         confidence_level: float | None = None,
         num_resamples: int = 200,
         audit_every_n_evaluations: int = 1,
@@ -243,6 +246,7 @@ class FaithfulnessMonitor(Callback):
         self._fit_kwargs = dict(fit_kwargs or {})
         # The metric checks these again; checking here makes a typo fail at construction, not at fit start.
         self._k, self._num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+        _check_algorithm(algorithm)
         if confidence_level is not None:
             _check_bootstrap_options(confidence_level, num_resamples, seed)
 
@@ -261,6 +265,7 @@ class FaithfulnessMonitor(Callback):
         self.protocol = protocol
         self.num_thresholds = num_thresholds
         self.chunk_size = chunk_size
+        self.algorithm = algorithm
         self.confidence_level = confidence_level
         self.num_resamples = num_resamples
         self.audit_every_n_evaluations = audit_every_n_evaluations
@@ -412,6 +417,7 @@ class FaithfulnessMonitor(Callback):
             num_thresholds=self.num_thresholds,
             reset_real_features=False,
             chunk_size=self.chunk_size,
+            algorithm=self.algorithm,
             confidence_level=self.confidence_level,
             num_resamples=self.num_resamples,
             seed=self.seed,

@@ -1,4 +1,4 @@
-"""Pure tensor functions: no state, no logging, no I/O (and no lightning)."""
+"""Pure tensor functions: no state, no I/O (and no lightning); only DEBUG log lines (which search ran)."""
 
 from faithful.functional._checks import (
     ALPHA_PRECISION,

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ALGORITHMS",
     "ALPHA_PRECISION",
     "ALPHA_PRECISION_CURVE",
     "AUTHENTICITY",
@@ -51,6 +52,13 @@ SAMPLE_KEYS = (
 )
 #: Confidence-interval keys (``<scalar>_lower``, ``<scalar>_upper``).
 INTERVAL_KEYS = tuple(f"{key}_{bound}" for key in SCALAR_KEYS for bound in ("lower", "upper"))
+
+#: Neighbour-search algorithm name -> what it does (scikit-learn's names). Every one gives the same results.
+ALGORITHMS = {
+    "auto": "kd_tree on CPU at low dimension (see docs/performance.md), brute otherwise",
+    "kd_tree": "a k-d tree (scipy.spatial.cKDTree) proposes candidates, re-checked exactly; CPU tensors only",
+    "brute": "tiled float32 matrix products filter candidates, re-checked exactly; any device",
+}
 
 #: Protocol name -> (default k, default num_thresholds). "reference" (the authors' code) and "synthcity"
 #: (synthcity 0.2.12's ``AlphaPrecision``, which tabular papers report) fix both.
@@ -119,6 +127,13 @@ def _check_finite(x: Tensor, name: str) -> None:
             f"Expected argument `{name}` to hold only finite values, but {num_bad} of its {x.shape[0]} "
             f"samples contain NaN or inf (row indices, first 10: {first})."
         )
+
+
+def _check_algorithm(algorithm: object) -> str:
+    """``algorithm`` if it names one of ``ALGORITHMS``, else a ValueError naming the choices."""
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ValueError(f"Expected argument `algorithm` to be one of {tuple(ALGORITHMS)}, but got {algorithm!r}.")
+    return algorithm
 
 
 def _check_protocol(protocol: object) -> str:

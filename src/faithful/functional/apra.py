@@ -2,12 +2,14 @@ r"""α-precision, β-recall and authenticity (Alaa et al., ICML 2022) as pure te
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import warnings
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torchmetrics.utilities import rank_zero_warn
 
 from faithful.functional._checks import (
     ALPHA_PRECISION,
@@ -16,6 +18,7 @@ from faithful.functional._checks import (
     BETA_RECALL,
     BETA_RECALL_CURVE,
     THRESHOLDS,
+    _check_algorithm,
     _check_bootstrap_options,
     _check_center,
     _check_finite,
@@ -26,15 +29,33 @@ from faithful.functional._checks import (
     _check_synthetic,
     _result_dtype,
 )
+from faithful.functional._parallel import intra_op_threads
 from faithful.functional.bootstrap import _check_half_sizes, _half_sampling_intervals
 from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels
-from faithful.functional.neighbors import PreparedSet, cross_nearest, prepare, real_knn, squared_distances
+from faithful.functional.kdtree import KDTreeIndex, build_tree, tree_cross_nearest, tree_real_knn
+from faithful.functional.neighbors import (
+    CrossNeighbors,
+    PreparedSet,
+    cross_nearest,
+    prepare,
+    real_knn,
+    squared_distances,
+)
 
 __all__ = ["RealStatistics", "Scores", "alpha_precision_beta_recall_authenticity"]
 
 # Float64 squared distances overflow past about 1e154 and lose small differences to underflow below about
 # 1e-154; inside these bounds (2**±400) the spread of the data leaves every distance representable.
 _SAFE_SPREAD = (2.0**-400, 2.0**400)
+
+log = logging.getLogger(__name__)
+
+# The `algorithm="auto"` rule on CPU (measured crossovers, docs/performance.md): the k-d tree up to this
+# dimension at any size; up to the second one once the real set is large enough for the O(n^2) brute
+# force to lose against the tree's O(n log n).
+_KD_TREE_MAX_DIM = 6
+_KD_TREE_MAX_DIM_LARGE = 8
+_KD_TREE_LARGE_N = 100_000
 
 
 class RealStatistics(NamedTuple):
@@ -44,12 +65,14 @@ class RealStatistics(NamedTuple):
     real_version: int  #: ``real._version`` then: an in-place change of the same tensor is seen too
     given_center: Tensor | None  #: (d,) float64 center as given (None: the real mean)
     scale: float  #: power of two applied to both sets and the center before the search (1.0: none)
-    prepared: PreparedSet  #: scaled real samples, centred float32 copy for the GEMM filter
+    prepared: PreparedSet | None  #: scaled real samples, centred float32 copy for the GEMM filter (brute only)
     origin: Tensor  #: (d,) float64 shift applied to both sets before the GEMM (the real mean)
     center: Tensor  #: (d,) float64 c_r (scaled)
     sorted_center_distances: Tensor  #: (n,) float64 ascending ||r_i - c_r|| (scaled)
     knn: Tensor  #: (n, k) float64 squared distances to the k nearest other real samples (scaled)
     k: int
+    algorithm: str = "brute"  #: the neighbour search that ran ("kd_tree" or "brute")
+    tree: KDTreeIndex | None = None  #: the k-d tree over the scaled real samples (kd_tree only)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,31 +129,81 @@ def _scaled(x: Tensor, scale: float) -> Tensor:
     return x if scale == 1.0 else x.to(torch.float64) * scale
 
 
+def _rank_zero_warn(message: str) -> None:
+    """A UserWarning, from one process only under torch.distributed (every process finds the same rows)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank():
+        return
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _resolve_algorithm(algorithm: str, real: Tensor) -> str:
+    """The search to run for ``real``: "auto" decided by device, dimension and size; kd_tree needs the CPU."""
+    num, dim = real.shape
+    if algorithm == "kd_tree" and real.device.type != "cpu":
+        raise ValueError(
+            f"Expected CPU tensors with `algorithm='kd_tree'` (the tree runs on the CPU), but got tensors on "
+            f"{real.device}. Use algorithm='brute', or 'auto' (which picks brute off the CPU)."
+        )
+    if algorithm == "auto":
+        low_dim = dim <= _KD_TREE_MAX_DIM or (dim <= _KD_TREE_MAX_DIM_LARGE and num >= _KD_TREE_LARGE_N)
+        algorithm = "kd_tree" if real.device.type == "cpu" and low_dim else "brute"
+    return algorithm
+
+
+def _cpu_threads(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """On the CPU: one intra-op thread for the many small ops (the searches share their row bands and query
+    blocks among their own worker threads, sized from torch's thread count before this scope)."""
+    return intra_op_threads(1) if device.type == "cpu" else contextlib.nullcontext()
+
+
 def _warn_duplicates(knn: Tensor) -> None:
     """Duplicated real rows make their own nearest-neighbour distance 0, which changes what authentic means."""
     num_duplicated = int((knn[:, 0] == 0).sum())
     if num_duplicated:
-        rank_zero_warn(
+        _rank_zero_warn(
             f"{num_duplicated} of the {knn.shape[0]} real samples have an exact duplicate among the real samples. "
             "Their nearest real neighbour is at distance 0, so a synthetic sample close to them counts as authentic "
             "unless it is an exact copy: near-copies of duplicated training rows pass as authentic. Remove the "
-            "duplicates (e.g. `torch.unique(real, dim=0)`) for authenticity to flag near-copies.",
-            UserWarning,
+            "duplicates (e.g. `torch.unique(real, dim=0)`) for authenticity to flag near-copies."
         )
 
 
 def _real_statistics(
-    real: Tensor, k: int, center: Tensor | None = None, chunk_size: int | None = None, scale: float = 1.0
+    real: Tensor,
+    k: int,
+    center: Tensor | None = None,
+    chunk_size: int | None = None,
+    scale: float = 1.0,
+    algorithm: str = "auto",
 ) -> RealStatistics:
-    """Real-side quantities: the GEMM copy, c_r, the α-radii's distances and NND_1..NND_k."""
-    scaled_real = _scaled(real, scale)
-    origin = scaled_real.to(torch.float64).mean(dim=0)
-    prepared = prepare(scaled_real, origin)
-    c_r = origin if center is None else center * scale
-    center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
-    knn = real_knn(prepared, k, chunk_size)
+    """Real-side quantities: the search's index (GEMM copy or tree), c_r, the α-radii's distances, NND_1..NND_k."""
+    algorithm = _resolve_algorithm(algorithm, real)
+    num, dim = real.shape
+    log.debug("neighbour search: algorithm=%s (n=%d real samples, d=%d, device %s)", algorithm, num, dim, real.device)
+    with _cpu_threads(real.device):
+        scaled_real = _scaled(real, scale)
+        origin = scaled_real.to(torch.float64).mean(dim=0)
+        c_r = origin if center is None else center * scale
+        center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
+        prepared, tree = None, None
+        if algorithm == "kd_tree":
+            tree = build_tree(scaled_real)
+            knn = tree_real_knn(tree, k)
+        else:
+            prepared = prepare(scaled_real, origin)
+            knn = real_knn(prepared, k, chunk_size)
     _warn_duplicates(knn)
-    return RealStatistics(real, real._version, center, scale, prepared, origin, c_r, center_distances, knn, k)
+    return RealStatistics(
+        real, real._version, center, scale, prepared, origin, c_r, center_distances, knn, k, algorithm, tree
+    )
+
+
+def _cross_neighbors(stats: RealStatistics, synthetic: Tensor, chunk_size: int | None) -> CrossNeighbors:
+    """Both nearest-neighbour directions with the real side's algorithm (its tree or GEMM copy reused)."""
+    if stats.tree is not None:
+        return tree_cross_nearest(stats.tree, synthetic)
+    assert stats.prepared is not None  # brute statistics always hold the GEMM copy
+    return cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
 
 
 def _same_tensor(a: Tensor | None, b: Tensor | None, version: int | None = None) -> bool:
@@ -167,11 +240,24 @@ def _score(
     dtype: torch.dtype = torch.float32,
 ) -> dict[str, Tensor]:
     """Everything that involves the synthetic set; ``stats`` may be cached across calls."""
+    with _cpu_threads(synthetic.device):
+        return _score_impl(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
+
+
+def _score_impl(
+    stats: RealStatistics,
+    synthetic: Tensor,
+    protocol: str,
+    num_thresholds: int,
+    chunk_size: int | None,
+    sample_level: bool,
+    dtype: torch.dtype,
+) -> dict[str, Tensor]:
     n = stats.sorted_center_distances.numel()
     synthetic = _scaled(synthetic, stats.scale)
     m = synthetic.shape[0]
     device = synthetic.device
-    neighbors = cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
+    neighbors = _cross_neighbors(stats, synthetic, chunk_size)
 
     # α-precision: synthetic distances to c_r against the quantiles of the real ones.
     synthetic_to_center = _center_distances(synthetic, stats.center)
@@ -255,6 +341,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
     chunk_size: int | None = None,
     sample_level: bool = False,
     previous: Scores | None = None,
+    algorithm: str = "auto",
 ) -> Scores:
     """Scores of the accumulated sets (validated here); the options must have passed ``_check_options``.
 
@@ -269,7 +356,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
     scale = _search_scale(real, synthetic, center_tensor)
     stats = None if previous is None else previous.real_statistics
     if stats is None or not _reusable(stats, real, k, center_tensor, scale):
-        stats = _real_statistics(real, k, center_tensor, chunk_size, scale)
+        stats = _real_statistics(real, k, center_tensor, chunk_size, scale, algorithm)
     elif (
         previous is not None
         and previous.result is not None
@@ -297,6 +384,7 @@ def alpha_precision_beta_recall_authenticity(
     confidence_level: float | None = None,
     num_resamples: int = 200,
     seed: int = 0,
+    algorithm: str = "auto",
 ) -> dict[str, Tensor]:
     r"""α-precision, β-recall and authenticity of ``synthetic`` samples against ``real`` ones.
 
@@ -344,6 +432,10 @@ def alpha_precision_beta_recall_authenticity(
             ``None``: no intervals.
         num_resamples: half-sample replicates (with ``confidence_level``).
         seed: seed of the replicates' own generator (with ``confidence_level``).
+        algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
+            products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
+            100,000 real samples), brute otherwise. Every algorithm returns the same bits; only the time differs.
+            The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 
     Returns:
         A dict of tensors on the input's device:
@@ -362,7 +454,7 @@ def alpha_precision_beta_recall_authenticity(
         TypeError: if an input is not a floating point tensor.
         ValueError: on a wrong shape, non-finite values, fewer than ``k + 1`` real or no synthetic
             samples, or a bad ``k``, ``num_thresholds``, ``protocol``, ``center``, ``chunk_size``,
-            ``confidence_level``, ``num_resamples`` or ``seed``.
+            ``confidence_level``, ``num_resamples``, ``seed`` or ``algorithm`` (also ``"kd_tree"`` off the CPU).
 
     Example:
         >>> import torch
@@ -378,6 +470,7 @@ def alpha_precision_beta_recall_authenticity(
         0.0
     """
     k, num_thresholds = _check_options(k, num_thresholds, protocol, chunk_size)
+    algorithm = _check_algorithm(algorithm)
     if confidence_level is not None:
         _check_bootstrap_options(confidence_level, num_resamples, seed)
         # Before the search, so that sets too small for half-sampling fail at once (the rest is checked below).
@@ -392,6 +485,7 @@ def alpha_precision_beta_recall_authenticity(
         num_thresholds=num_thresholds,
         chunk_size=chunk_size,
         sample_level=sample_level,
+        algorithm=algorithm,
     )
     result = dict(scores.result or {})
     if confidence_level is not None:

@@ -27,11 +27,15 @@ overflows nor underflows; an absolute slack term covers what gradual underflow m
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from faithful.functional import _parallel
 
 __all__ = [
     "CrossNeighbors",
@@ -78,10 +82,20 @@ class CrossNeighbors(NamedTuple):
     synthetic_to_real_index: Tensor  #: (m,) int64, i*(j)
 
 
-def default_chunk_size(num_rows: int, num_cols: int) -> int:
-    """Rows of one tile when ``chunk_size`` is not given (tiles are at most ``_TILE`` columns wide)."""
+def default_chunk_size(num_rows: int, num_cols: int, workers: int = 1) -> int:
+    """Rows of one tile when ``chunk_size`` is not given (tiles are at most ``_TILE`` columns wide).
+
+    With several worker threads, at least one row band per worker (small sets are shared too).
+    """
     del num_cols  # the tile width is fixed, so the default does not depend on it
-    return max(1, min(num_rows, _TILE))
+    return max(1, min(num_rows, _TILE, -(-num_rows // max(1, workers))))
+
+
+def _available_workers(device: torch.device, workers: int | None) -> int:
+    """Worker threads for a search on ``device``: the CPU's available threads, one thread for a GPU."""
+    if device.type != "cpu":
+        return 1
+    return workers or _parallel.available_threads()
 
 
 def _row_step(num_cols: int) -> int:
@@ -260,24 +274,34 @@ class _Tiles:
     def __init__(self, rows: PreparedSet, cols: PreparedSet, tile_rows: int, tile_cols: int) -> None:
         self.rows, self.row_norms, self.cols, self.col_norms, self.scale = _common_scale(rows, cols)
         dim = self.rows.shape[1]
-        device = self.rows.device
-        tol = _error_factor(dim, device)
+        tol = _error_factor(dim, self.rows.device)
         eta = 4.0 * (dim + 16) * _FLOAT32_TINY
         self.row_shift = (1.0 - tol) * self.row_norms - eta
         self.col_shift = (1.0 - tol) * self.col_norms
         self.row_widen = 2.0 * tol * self.row_norms + eta
         self.col_widen = 2.0 * tol * self.col_norms + eta
-        elements = min(tile_rows, self.rows.shape[0]) * min(tile_cols, self.cols.shape[0])
-        self.elements = elements
+        self.elements = min(tile_rows, self.rows.shape[0]) * min(tile_cols, self.cols.shape[0])
+        self._allocate()
+
+    def _allocate(self) -> None:
+        elements, device = self.elements, self.rows.device
         self._block = torch.empty(elements, dtype=torch.float32, device=device)
         self._mask = torch.empty(-(-elements // 8) * 8, dtype=torch.bool, device=device)
         self._rows_hit = torch.empty(elements, dtype=torch.float32, device=device)
 
+    def scratch(self) -> _Tiles:
+        """The same bounds with buffers of its own (one per worker thread)."""
+        other = copy.copy(self)
+        other._allocate()
+        return other
+
     def lower(self, r0: int, r1: int, c0: int, c1: int) -> Tensor:
-        """The ``(r1 - r0, c1 - c0)`` tile of lower bounds (a view of the shared buffer)."""
+        """The ``(r1 - r0, c1 - c0)`` tile of lower bounds (a view of the worker's buffer)."""
         out = self._block[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
-        torch.addmm(self.col_shift[c0:c1].unsqueeze(0), self.rows[r0:r1], self.cols[c0:c1].T, alpha=-2.0, out=out)
-        out += self.row_shift[r0:r1].unsqueeze(1)
+        # Both shifts in one pass, then the product accumulated onto them: one pass fewer than adding the
+        # row shift after an addmm (which copies its bias in first). The roundings are the same few.
+        torch.add(self.row_shift[r0:r1].unsqueeze(1), self.col_shift[c0:c1].unsqueeze(0), out=out)
+        out.addmm_(self.rows[r0:r1], self.cols[c0:c1].T, alpha=-2.0)
         return out
 
     def _nonzero(self, lower: Tensor, threshold: Tensor) -> tuple[Tensor, Tensor]:
@@ -299,8 +323,8 @@ class _Tiles:
         A row needs a scan only when its minimum passes: with running bounds that is often a small share
         of the rows, and then only their copy is scanned.
         """
-        if row_min is None:
-            row_min = lower.amin(dim=1)
+        if row_min is None:  # one compare over the tile is cheaper than a row minimum plus a compare
+            return self._nonzero(lower, threshold.unsqueeze(1))
         hit = torch.nonzero(row_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[0]:
             return self._nonzero(lower, threshold.unsqueeze(1))
@@ -311,7 +335,7 @@ class _Tiles:
     def cols_below(self, lower: Tensor, threshold: Tensor, col_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Positions (i, j) with ``lower[i, j] <= threshold[j]`` (see ``rows_below``)."""
         if col_min is None:
-            col_min = _column_min(lower)
+            return self._nonzero(lower, threshold.unsqueeze(0))
         hit = torch.nonzero(col_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[1]:
             return self._nonzero(lower, threshold.unsqueeze(0))
@@ -406,7 +430,20 @@ class _Store:
         return point, other
 
 
-def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor:
+def _row_share(rows: slice | None, n: int) -> tuple[int, int]:
+    start, stop, step = (rows or slice(0, n)).indices(n)
+    if step != 1:
+        raise ValueError(f"Expected argument `rows` to be a contiguous slice (step 1), but got {rows!r}.")
+    return start, max(start, stop)
+
+
+def real_knn(
+    real: PreparedSet,
+    k: int,
+    chunk_size: int | None = None,
+    rows: slice | None = None,
+    workers: int | None = None,
+) -> Tensor:
     """Exact squared distances from each real sample to its ``k`` nearest *other* real samples.
 
     Self is excluded by index (a duplicate of r_i counts as a neighbour at distance 0). Each unordered pair
@@ -414,27 +451,67 @@ def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor
     the columns beyond the row band, its columns too. Per sample, the k smallest float32 upper bounds seen
     so far bound its k-th distance; only the pairs within that bound at the end are re-checked exactly.
 
+    Row bands are shared among ``workers`` threads (default: torch's thread count), each with its own running
+    bounds and one intra-op thread; their exact k smallest are merged at the end.
+
+    Args:
+        real: the prepared real set.
+        k: neighbours per sample.
+        chunk_size: rows per band (default ``default_chunk_size``).
+        rows: only the rows of this contiguous share of the samples (against all of them; self is still
+            excluded by its global index). ``None``: all rows, using the symmetry.
+        workers: worker threads (CPU only); ``None``: ``torch.get_num_threads()``.
+
     Returns:
-        ``(n, k)`` float64, each row ascending.
+        ``(num_rows, k)`` float64, each row ascending.
     """
     n = real.centered.shape[0]
-    device = real.centered.device
-    band = chunk_size or default_chunk_size(n, n)
+    start, stop = _row_share(rows, n)
+    # Using the symmetry needs every row; a share compares its rows with all columns.
+    symmetric = (start, stop) == (0, n)
+    workers = _available_workers(real.centered.device, workers)
+    band = chunk_size or default_chunk_size(stop - start, n, workers)
     tiles = _Tiles(real, real, band, _TILE)
+    bands = list(range(start, stop, band))
+    workers = _parallel.num_workers(len(bands), workers)
+    bests = _parallel.map_pieces(
+        lambda take: _knn_worker(real, k, tiles.scratch(), band, (start, stop), symmetric, take),
+        bands,
+        workers,
+        real.centered.device,
+    )
+    best = bests[0][start:stop]
+    if len(bests) > 1:  # each worker saw other pairs: the k smallest of their k smallest
+        best = torch.cat([b[start:stop] for b in bests], dim=1).sort(dim=1).values[:, :k].contiguous()
+    return best
+
+
+def _knn_worker(
+    real: PreparedSet,
+    k: int,
+    tiles: _Tiles,
+    band: int,
+    share: tuple[int, int],
+    symmetric: bool,
+    take: Callable[[], int | None],
+) -> Tensor:
+    """The k smallest exact distances over the pairs of the row bands this worker takes (``(n, k)``)."""
+    n = real.centered.shape[0]
+    device = real.centered.device
     upper = torch.full((n, k), math.inf, dtype=torch.float32, device=device)  # k smallest upper bounds
     best = torch.full((n, k), math.inf, dtype=torch.float64, device=device)  # k smallest exact distances
     cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
     store = _Store(device)
-    budget = tiles.elements + 8 * n * k
+    budget = tiles.elements + 8 * (share[1] - share[0] if not symmetric else n) * k
 
     def resolve() -> None:
         point, other = store.take(cap)
         _merge_smallest(best, point, _pair_distances(real.data, point, real.data, other))
         torch.minimum(cap, tiles.cap(best[:, k - 1]), out=cap)
 
-    for r0 in range(0, n, band):
-        r1 = min(n, r0 + band)
-        for c0 in range(r0, n, _TILE):
+    while (r0 := take()) is not None:
+        r1 = min(share[1], r0 + band)
+        for c0 in range(r0 if symmetric else 0, n, _TILE):
             c1 = min(n, c0 + _TILE)
             lower = tiles.lower(r0, r1, c0, c1)
             lo, hi = max(r0, c0), min(r1, c1)
@@ -449,7 +526,7 @@ def real_knn(real: PreparedSet, k: int, chunk_size: int | None = None) -> Tensor
             points, others, lowers = [row_i + r0], [row_j + c0], [lower[row_i, row_j]]
             # Columns beyond the row band (pairs inside the band are its rows' business only).
             s0 = max(c0, r1)
-            if s0 < c1:
+            if symmetric and s0 < c1:
                 side = lower[:, s0 - c0 :]
                 col_cap = cap[s0:c1]
                 if bool(torch.isinf(upper[s0:c1, k - 1]).any()):
@@ -490,18 +567,41 @@ def _merge_nearest(best: Tensor, best_index: Tensor, candidate: Tensor, index: T
     best_index.copy_(torch.where(better, index, best_index))
 
 
-def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | None = None) -> CrossNeighbors:
+def cross_nearest(
+    real: PreparedSet, synthetic: PreparedSet, chunk_size: int | None = None, workers: int | None = None
+) -> CrossNeighbors:
     """One pass over the real x synthetic tiles gives both nearest-neighbour directions, exactly.
 
     For each real r_i: j*(i) = argmin_j ||r_i - g_j||; for each synthetic g_j: i*(j) = argmin_i. Ties go
     to the smallest index. The smallest float32 upper bound seen so far bounds each row's (column's)
     minimum; in its first tile, the tile's smallest lower bound widened by the largest half-width does.
+    Row bands are shared among ``workers`` threads (see ``real_knn``), whose answers are merged at the end.
     """
+    n = real.centered.shape[0]
+    workers = _available_workers(real.centered.device, workers)
+    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], workers)
+    tiles = _Tiles(real, synthetic, band, _TILE)
+    bands = list(range(0, n, band))
+    parts = _parallel.map_pieces(
+        lambda take: _cross_worker(real, synthetic, tiles.scratch(), band, take),
+        bands,
+        _parallel.num_workers(len(bands), workers),
+        real.centered.device,
+    )
+    r2s, r2s_index, s2r, s2r_index = parts[0]
+    for part in parts[1:]:
+        _merge_nearest(r2s, r2s_index, part.real_to_synthetic, part.real_to_synthetic_index)
+        _merge_nearest(s2r, s2r_index, part.synthetic_to_real, part.synthetic_to_real_index)
+    return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
+
+
+def _cross_worker(
+    real: PreparedSet, synthetic: PreparedSet, tiles: _Tiles, band: int, take: Callable[[], int | None]
+) -> CrossNeighbors:
+    """Both directions over the row bands this worker takes (rows it never took stay at (+inf, -1))."""
     n = real.centered.shape[0]
     m = synthetic.centered.shape[0]
     device = real.centered.device
-    band = chunk_size or default_chunk_size(n, m)
-    tiles = _Tiles(real, synthetic, band, _TILE)
     r2s = torch.full((n,), math.inf, dtype=torch.float64, device=device)
     r2s_index = torch.full((n,), -1, dtype=torch.int64, device=device)
     s2r = torch.full((m,), math.inf, dtype=torch.float64, device=device)
@@ -524,7 +624,8 @@ def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | N
         torch.minimum(row_cap, tiles.cap(r2s), out=row_cap)
         torch.minimum(col_cap, tiles.cap(s2r), out=col_cap)
 
-    for r0 in range(0, n, band):
+    first_band = True
+    while (r0 := take()) is not None:
         r1 = min(n, r0 + band)
         for c0 in range(0, m, _TILE):
             c1 = min(m, c0 + _TILE)
@@ -534,7 +635,7 @@ def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | N
                 row_min = lower.amin(dim=1)
                 widest = tiles.col_widen[c0:c1].max()
                 row_cap[r0:r1] = (row_min + (tiles.row_widen[r0:r1] + widest)).clamp_(max=_FLOAT32_MAX)
-            if r0 == 0:
+            if first_band:  # the worker's first band bounds every column it has not seen yet
                 col_min = _column_min(lower)
                 widest = tiles.row_widen[r0:r1].max()
                 col_cap[c0:c1] = (col_min + (tiles.col_widen[c0:c1] + widest)).clamp_(max=_FLOAT32_MAX)
@@ -553,5 +654,6 @@ def cross_nearest(real: PreparedSet, synthetic: PreparedSet, chunk_size: int | N
                 cols.prune(col_cap)
                 if 2 * (rows.size + cols.size) > budget:
                     resolve()
+        first_band = False
     resolve()
     return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)

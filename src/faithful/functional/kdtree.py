@@ -1,0 +1,199 @@
+"""Exact nearest neighbours with a k-d tree (``scipy.spatial.cKDTree``): the fast path at low dimension on CPU.
+
+The tree only *proposes* candidates: every returned distance is re-computed with the brute path's exact float64
+function (:func:`faithful.functional.neighbors._pair_distances`, fixed summation order), so both algorithms return
+the same float64 bits and the same indices. A row's candidates are complete when the tree's farthest proposal is,
+beyond any rounding difference between the tree's arithmetic and the exact one, strictly farther than the answer:
+then no unproposed point can be closer or tie. Rows that fail (ties, duplicates, near-ties) are queried again with
+twice as many neighbours, up to every point.
+
+Queries run in contiguous row blocks pulled by a small pool of threads (``cKDTree.query`` releases the GIL): a
+thread slowed down by another process on its core simply takes fewer blocks, instead of the whole search waiting
+for it at a barrier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import Tensor
+
+from faithful.functional import _parallel
+from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
+
+__all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
+
+# Rows per query block: large enough to amortise the call, small enough for a dynamic share among threads.
+_BLOCK = 4096
+# float64 unit roundoff.
+_U64 = 2.0**-53
+
+
+class KDTreeIndex(NamedTuple):
+    """A k-d tree over a point set, built on a copy scaled by a power of two (exact, keeps squares in range)."""
+
+    data: Tensor  #: the caller's points (the exact re-check uses them)
+    tree: cKDTree
+    scale: float  #: the tree's coordinates are ``data * scale``
+
+
+def build_tree(data: Tensor) -> KDTreeIndex:
+    """Build the tree over ``data`` (``(n, d)``, any floating dtype, on the CPU)."""
+    points = data.detach().to(device="cpu", dtype=torch.float64)
+    scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
+    if scale != 1.0:
+        points = points * scale
+    elif points.data_ptr() == data.data_ptr():  # the caller's own float64 memory: the tree keeps a private copy
+        points = points.clone()
+    array = points.numpy()
+    # balanced_tree=False: sliding-midpoint splits build several times faster and query as fast here.
+    return KDTreeIndex(data, cKDTree(array, balanced_tree=False, compact_nodes=False), scale)
+
+
+def _tolerance(dim: int) -> tuple[float, float]:
+    """(relative, absolute) bound on |tree squared distance - scaled exact squared distance| (generous).
+
+    Both are sums of d correctly rounded squared differences of the same float64 coordinates (the tree's are
+    the exact ones times a power of two), accumulated in different orders: each is within about (d + 2) u of
+    the true value; the tree's square root and its re-squaring add a few u, its pruning a few more. An absolute
+    term covers gradual underflow (coordinates are at most 1 in the tree's scale).
+    """
+    return 8.0 * (dim + 8) * _U64, 4.0 * (dim + 8) * 2.0**-1000
+
+
+def _threads(workers: int, num_rows: int) -> int:
+    return max(1, min(workers, -(-num_rows // _BLOCK)))
+
+
+def _query(
+    index: KDTreeIndex, points: np.ndarray, rows: np.ndarray, num: int, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared tree distances and indices of the ``num`` nearest tree points to ``points[rows]``, ascending."""
+    dist = np.empty((rows.size, num), dtype=np.float64)
+    idx = np.empty((rows.size, num), dtype=np.int64)
+
+    def block(start: int) -> None:
+        stop = min(rows.size, start + _BLOCK)
+        d, i = index.tree.query(points[rows[start:stop]], k=num, workers=1)
+        dist[start:stop] = np.asarray(d).reshape(stop - start, num)
+        idx[start:stop] = np.asarray(i).reshape(stop - start, num)
+
+    starts = range(0, rows.size, _BLOCK)
+    threads = _threads(workers, rows.size)
+    if threads == 1:
+        for start in starts:
+            block(start)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(block, starts))
+    np.square(dist, out=dist)
+    return dist, idx
+
+
+def _complete(
+    index: KDTreeIndex,
+    query_points: np.ndarray,
+    rows: Tensor,
+    first: int,
+    workers: int,
+    resolve: Callable[[Tensor, Tensor, Tensor], Tensor],
+) -> None:
+    """Query ``first`` neighbours per row, then twice as many for the rows whose candidates are not complete.
+
+    ``resolve(rows, tree_dist, tree_idx)`` takes the rows' candidates (``(R, K)`` squared tree distances,
+    ascending, and indices), stores their exact answer and returns, per row, the scaled exact value that every
+    unproposed point must *strictly* exceed (the k-th distance, the nearest distance).
+    """
+    num_points = index.tree.n
+    rel, absolute = _tolerance(index.data.shape[1])
+    num = min(first, num_points)
+    while rows.numel():
+        dist, idx = _query(index, query_points, rows.numpy(), num, workers)
+        tree_dist, tree_idx = torch.from_numpy(dist), torch.from_numpy(idx)
+        needed = resolve(rows, tree_dist, tree_idx)
+        if num >= num_points:  # every point was a candidate
+            return
+        # Unproposed points have tree distances >= the last proposal's (up to rounding in the pruning).
+        beyond = tree_dist[:, -1] * (1.0 - 2.0 * rel) - absolute
+        rows = rows[~(beyond > needed)]
+        num = min(2 * num, num_points)
+
+
+def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers: int | None = None) -> Tensor:
+    """Exact squared distances from each real sample to its ``k`` nearest *other* real samples (tree path).
+
+    The same values as :func:`faithful.functional.neighbors.real_knn` (self excluded by index, duplicates at
+    distance 0). ``rows``: only the rows of this contiguous share of the real samples (self is still excluded by
+    its global index). Returns ``(num_rows, k)`` float64, each row ascending.
+    """
+    real = index.data
+    n = real.shape[0]
+    start, stop = _row_share(rows, n)
+    points = index.tree.data
+    best = torch.empty(max(0, stop - start), k, dtype=torch.float64)
+    scale2 = index.scale * index.scale
+
+    def resolve(rows_: Tensor, tree_dist: Tensor, tree_idx: Tensor) -> Tensor:
+        num = tree_idx.shape[1]
+        point = rows_.repeat_interleave(num)
+        exact = _pair_distances(real, point, real, tree_idx.flatten()).view(-1, num)
+        exact.masked_fill_(tree_idx == rows_.unsqueeze(1), math.inf)  # self, by index
+        kth = exact.sort(dim=1).values[:, :k]
+        best[rows_ - start] = kth
+        return kth[:, k - 1] * scale2
+
+    rows_all = torch.arange(start, stop, dtype=torch.int64)
+    _complete(index, points, rows_all, k + 2, workers or _parallel.available_threads(), resolve)
+    return best.to(real.device)
+
+
+def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
+    """Per row of ``query``: the exact squared distance to the nearest indexed point, ties to the smallest index."""
+    num = query.shape[0]
+    best = torch.empty(num, dtype=torch.float64)
+    best_index = torch.empty(num, dtype=torch.int64)
+    scale2 = index.scale * index.scale
+    big = torch.iinfo(torch.int64).max
+
+    def resolve(rows_: Tensor, tree_dist: Tensor, tree_idx: Tensor) -> Tensor:
+        width = tree_idx.shape[1]
+        exact = _pair_distances(query, rows_.repeat_interleave(width), index.data, tree_idx.flatten())
+        exact = exact.view(-1, width)
+        value = exact.min(dim=1).values
+        best[rows_] = value
+        best_index[rows_] = torch.where(exact == value.unsqueeze(1), tree_idx, big).min(dim=1).values
+        return value * scale2
+
+    _complete(index, query_points, torch.arange(num, dtype=torch.int64), 2, workers, resolve)
+    return best, best_index
+
+
+def _points(x: Tensor, scale: float) -> np.ndarray:
+    """``x`` in a tree's coordinates (float64, scaled by its power of two)."""
+    points = x.detach().to(device="cpu", dtype=torch.float64)
+    return (points * scale).numpy() if scale != 1.0 else points.numpy()
+
+
+def tree_cross_nearest(
+    real_index: KDTreeIndex,
+    synthetic: Tensor,
+    synthetic_index: KDTreeIndex | None = None,
+    workers: int | None = None,
+) -> CrossNeighbors:
+    """Both nearest-neighbour directions, exactly (same values as :func:`neighbors.cross_nearest`).
+
+    ``synthetic_index``: a tree over ``synthetic`` (built here when ``None``).
+    """
+    workers = workers or _parallel.available_threads()
+    real = real_index.data
+    synthetic_index = synthetic_index or build_tree(synthetic)
+    r2s, r2s_index = _nearest(real, _points(real, synthetic_index.scale), synthetic_index, workers)
+    s2r, s2r_index = _nearest(synthetic, _points(synthetic, real_index.scale), real_index, workers)
+    device = real.device
+    return CrossNeighbors(r2s.to(device), r2s_index.to(device), s2r.to(device), s2r_index.to(device))
