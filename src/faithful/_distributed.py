@@ -16,7 +16,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["gather_rows"]
+from faithful.functional.apra import Shard
+
+__all__ = ["gather_rows", "search_shard"]
 
 # Dtype codes exchanged between processes (the index in this tuple).
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -65,3 +67,23 @@ def gather_rows(x: Tensor, group: Any = None) -> list[Tensor]:
     gathered = [torch.empty_like(padded) for _ in range(world_size)]
     dist.all_gather(gathered, padded, group=group)
     return [g[:r] for g, (r, _, _) in zip(gathered, table, strict=True)]
+
+
+def search_shard(group: Any = None) -> Shard | None:
+    """This process's part of a neighbour search shared by the processes of ``group`` (None: not distributed).
+
+    Only for sets that every process of the group holds alike (the metric's states after a sync).
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    group = dist.group.WORLD if group is None else group
+    world_size = dist.get_world_size(group)
+    if world_size < 2:
+        return None
+
+    def all_gather(t: Tensor) -> list[Tensor]:
+        out = [torch.empty_like(t) for _ in range(world_size)]
+        dist.all_gather(out, t, group=group)
+        return out
+
+    return Shard(dist.get_rank(group), world_size, all_gather)

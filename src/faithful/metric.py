@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from faithful._distributed import gather_rows
+from faithful._distributed import gather_rows, search_shard
 from faithful.functional._checks import (
     COMPUTE_KEYS,
     SAMPLE_KEYS,
@@ -247,7 +247,9 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             return extractor_center
         return self.center
 
-    def _compute_scores(self, real: Tensor, synthetic: Tensor, sample_level: bool) -> Scores:
+    def _compute_scores(self, real: Tensor, synthetic: Tensor, sample_level: bool, shared: bool = False) -> Scores:
+        """Scores of these sets; ``shared``: every process holds the same (synced) sets and takes a share of the
+        neighbour search (O(n + m) per process travels, the work divides by the number of processes)."""
         self._scores = _alpha_precision_beta_recall_authenticity_compute(
             real,
             synthetic,
@@ -259,6 +261,7 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
             sample_level=sample_level,
             previous=self._scores,
             algorithm=self.algorithm,
+            shard=search_shard(self.process_group) if shared else None,
         )
         return self._scores
 
@@ -271,7 +274,10 @@ class AlphaPrecisionBetaRecallAuthenticity(Metric):
                 f"Expected at least one `update(x, real={missing == 'real'})` with {missing} samples before "
                 f"`compute()`, but got none."
             )
-        scores = self._compute_scores(real, synthetic, sample_level=True)
+        # After torchmetrics' sync every process holds the gathered states: share the search.
+        scores = self._compute_scores(
+            real, synthetic, sample_level=True, shared=bool(getattr(self, "_is_synced", False))
+        )
         assert scores.result is not None
         return scores.result
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -37,6 +38,8 @@ from faithful.functional.neighbors import (
     CrossNeighbors,
     PreparedSet,
     cross_nearest,
+    merge_cross,
+    merge_knn,
     prepare,
     real_knn,
     squared_distances,
@@ -56,6 +59,33 @@ log = logging.getLogger(__name__)
 _KD_TREE_MAX_DIM = 6
 _KD_TREE_MAX_DIM_LARGE = 8
 _KD_TREE_LARGE_N = 100_000
+
+
+class Shard(NamedTuple):
+    """This process's part of a neighbour search shared among ``world_size`` processes that hold the same sets.
+
+    ``all_gather(t)`` returns every process's ``t`` (same shape and dtype on all of them) in process order; it
+    is a collective, so every process must call it alike. Each process searches its share of the rows (the
+    symmetric real x real bands balanced by cost, the real x synthetic bands, or the tree's query rows) and the
+    partial per-row results are gathered and merged: O(world_size x (n + m)) numbers travel, never the distances.
+    """
+
+    rank: int
+    world_size: int
+    all_gather: Callable[[Tensor], list[Tensor]]
+
+
+def _share(num: int, shard: Shard) -> slice:
+    """The contiguous rows of ``num`` that ``shard`` queries (even shares, the first ones one row longer)."""
+    size, extra = divmod(num, shard.world_size)
+    start = shard.rank * size + min(shard.rank, extra)
+    return slice(start, start + size + (1 if shard.rank < extra else 0))
+
+
+def _gathered_cross(part: CrossNeighbors, shard: Shard) -> CrossNeighbors:
+    """Every process's partial search, merged (the same on every process)."""
+    gathered = [shard.all_gather(t.contiguous()) for t in part]
+    return merge_cross([CrossNeighbors(*tensors) for tensors in zip(*gathered, strict=True)])
 
 
 class RealStatistics(NamedTuple):
@@ -175,6 +205,7 @@ def _real_statistics(
     chunk_size: int | None = None,
     scale: float = 1.0,
     algorithm: str = "auto",
+    shard: Shard | None = None,
 ) -> RealStatistics:
     """Real-side quantities: the search's index (GEMM copy or tree), c_r, the α-radii's distances, NND_1..NND_k."""
     algorithm = _resolve_algorithm(algorithm, real)
@@ -187,23 +218,43 @@ def _real_statistics(
         center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
         prepared, tree = None, None
         if algorithm == "kd_tree":
-            tree = build_tree(scaled_real)
-            knn = tree_real_knn(tree, k)
+            tree = build_tree(scaled_real)  # every process builds the whole tree: O(n log n), cheap
+            if shard is None:
+                knn = tree_real_knn(tree, k)
+            else:
+                rows = _share(num, shard)
+                knn = torch.full((num, k), math.inf, dtype=torch.float64, device=real.device)
+                knn[rows] = tree_real_knn(tree, k, rows=rows)
+                knn = merge_knn(shard.all_gather(knn), k)
         else:
             prepared = prepare(scaled_real, origin)
-            knn = real_knn(prepared, k, chunk_size)
+            part = None if shard is None else (shard.rank, shard.world_size)
+            knn = real_knn(prepared, k, chunk_size, part=part)
+            if shard is not None:
+                knn = merge_knn(shard.all_gather(knn), k)
     _warn_duplicates(knn)
     return RealStatistics(
         real, real._version, center, scale, prepared, origin, c_r, center_distances, knn, k, algorithm, tree
     )
 
 
-def _cross_neighbors(stats: RealStatistics, synthetic: Tensor, chunk_size: int | None) -> CrossNeighbors:
+def _cross_neighbors(
+    stats: RealStatistics, synthetic: Tensor, chunk_size: int | None, shard: Shard | None = None
+) -> CrossNeighbors:
     """Both nearest-neighbour directions with the real side's algorithm (its tree or GEMM copy reused)."""
     if stats.tree is not None:
-        return tree_cross_nearest(stats.tree, synthetic)
+        if shard is None:
+            return tree_cross_nearest(stats.tree, synthetic)
+        real_rows, synthetic_rows = _share(stats.knn.shape[0], shard), _share(synthetic.shape[0], shard)
+        part = tree_cross_nearest(stats.tree, synthetic, real_rows=real_rows, synthetic_rows=synthetic_rows)
+        return _gathered_cross(part, shard)
     assert stats.prepared is not None  # brute statistics always hold the GEMM copy
-    return cross_nearest(stats.prepared, prepare(synthetic, stats.origin), chunk_size)
+    prepared = prepare(synthetic, stats.origin)
+    if shard is None:
+        return cross_nearest(stats.prepared, prepared, chunk_size)
+    return _gathered_cross(
+        cross_nearest(stats.prepared, prepared, chunk_size, part=(shard.rank, shard.world_size)), shard
+    )
 
 
 def _same_tensor(a: Tensor | None, b: Tensor | None, version: int | None = None) -> bool:
@@ -238,10 +289,11 @@ def _score(
     chunk_size: int | None = None,
     sample_level: bool = False,
     dtype: torch.dtype = torch.float32,
+    shard: Shard | None = None,
 ) -> dict[str, Tensor]:
     """Everything that involves the synthetic set; ``stats`` may be cached across calls."""
     with _cpu_threads(synthetic.device):
-        return _score_impl(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
+        return _score_impl(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype, shard)
 
 
 def _score_impl(
@@ -252,12 +304,13 @@ def _score_impl(
     chunk_size: int | None,
     sample_level: bool,
     dtype: torch.dtype,
+    shard: Shard | None,
 ) -> dict[str, Tensor]:
     n = stats.sorted_center_distances.numel()
     synthetic = _scaled(synthetic, stats.scale)
     m = synthetic.shape[0]
     device = synthetic.device
-    neighbors = _cross_neighbors(stats, synthetic, chunk_size)
+    neighbors = _cross_neighbors(stats, synthetic, chunk_size, shard)
 
     # α-precision: synthetic distances to c_r against the quantiles of the real ones.
     synthetic_to_center = _center_distances(synthetic, stats.center)
@@ -342,13 +395,15 @@ def _alpha_precision_beta_recall_authenticity_compute(
     sample_level: bool = False,
     previous: Scores | None = None,
     algorithm: str = "auto",
+    shard: Shard | None = None,
 ) -> Scores:
     """Scores of the accumulated sets (validated here); the options must have passed ``_check_options``.
 
     ``previous`` is what an earlier call returned. When it was computed from equal sets (compared by value:
     a loaded state dict, ``set_dtype`` or ``to()`` are seen) with the same options it is returned as it is;
     when only the real set and ``k``/center match, its real statistics are reused, so a training loop pays
-    for the real x real search once.
+    for the real x real search once. ``shard``: this process's part when several processes hold the same
+    (gathered) sets and share the search; every process then returns the same scores.
     """
     real = _check_real(real, k)
     synthetic = _check_synthetic(synthetic, real.shape[1], real.device)
@@ -356,7 +411,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
     scale = _search_scale(real, synthetic, center_tensor)
     stats = None if previous is None else previous.real_statistics
     if stats is None or not _reusable(stats, real, k, center_tensor, scale):
-        stats = _real_statistics(real, k, center_tensor, chunk_size, scale, algorithm)
+        stats = _real_statistics(real, k, center_tensor, chunk_size, scale, algorithm, shard)
     elif (
         previous is not None
         and previous.result is not None
@@ -367,7 +422,7 @@ def _alpha_precision_beta_recall_authenticity_compute(
     ):
         return previous
     dtype = _result_dtype(real, synthetic)
-    result = _score(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype)
+    result = _score(stats, synthetic, protocol, num_thresholds, chunk_size, sample_level, dtype, shard)
     return Scores(stats, result, synthetic, synthetic._version, protocol, num_thresholds, sample_level)
 
 

@@ -185,15 +185,33 @@ def tree_cross_nearest(
     synthetic: Tensor,
     synthetic_index: KDTreeIndex | None = None,
     workers: int | None = None,
+    real_rows: slice | None = None,
+    synthetic_rows: slice | None = None,
 ) -> CrossNeighbors:
     """Both nearest-neighbour directions, exactly (same values as :func:`neighbors.cross_nearest`).
 
-    ``synthetic_index``: a tree over ``synthetic`` (built here when ``None``).
+    ``synthetic_index``: a tree over ``synthetic`` (built here when ``None``). ``real_rows`` /
+    ``synthetic_rows``: query only these contiguous shares of the real / synthetic samples (the others stay at
+    (+inf, -1)), for sharing the search among processes; :func:`neighbors.merge_cross` of the shares of all
+    processes gives the full result.
     """
     workers = workers or _parallel.available_threads()
     real = real_index.data
     synthetic_index = synthetic_index or build_tree(synthetic)
-    r2s, r2s_index = _nearest(real, _points(real, synthetic_index.scale), synthetic_index, workers)
-    s2r, s2r_index = _nearest(synthetic, _points(synthetic, real_index.scale), real_index, workers)
+    r2s, r2s_index = _nearest_share(real, real_rows, synthetic_index, workers)
+    s2r, s2r_index = _nearest_share(synthetic, synthetic_rows, real_index, workers)
     device = real.device
     return CrossNeighbors(r2s.to(device), r2s_index.to(device), s2r.to(device), s2r_index.to(device))
+
+
+def _nearest_share(query: Tensor, rows: slice | None, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
+    """:func:`_nearest` for the rows of a contiguous share of ``query``; the other rows get (+inf, -1)."""
+    start, stop = _row_share(rows, query.shape[0])
+    if (start, stop) == (0, query.shape[0]):
+        return _nearest(query, _points(query, index.scale), index, workers)
+    best = torch.full((query.shape[0],), math.inf, dtype=torch.float64)
+    best_index = torch.full((query.shape[0],), -1, dtype=torch.int64)
+    if stop > start:
+        share = query[start:stop]
+        best[start:stop], best_index[start:stop] = _nearest(share, _points(share, index.scale), index, workers)
+    return best, best_index

@@ -437,12 +437,58 @@ def _row_share(rows: slice | None, n: int) -> tuple[int, int]:
     return start, max(start, stop)
 
 
+def part_of(pieces: list[int], costs: list[float], part: tuple[int, int] | None) -> list[int]:
+    """The pieces of part ``index`` of ``count`` (``part``), balanced by cost; all of them when ``part`` is None.
+
+    Greedy: the costliest piece first, each to the part with the least cost so far (ties: the lowest part).
+    Every process computes the same assignment, so together the parts hold every piece exactly once.
+    """
+    if part is None:
+        return pieces
+    index, count = part
+    load = [0.0] * count
+    mine = []
+    for piece, cost in sorted(zip(pieces, costs, strict=True), key=lambda item: (-item[1], item[0])):
+        owner = min(range(count), key=lambda p: (load[p], p))
+        load[owner] += cost
+        if owner == index:
+            mine.append(piece)
+    return sorted(mine)
+
+
+def _check_part(part: tuple[int, int] | None, rows: slice | None = None) -> None:
+    if part is None:
+        return
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"Expected argument `part` to be (index, count) with 0 <= index < count, but got {part!r}.")
+    if rows is not None:
+        raise ValueError("Expected either `rows` or `part`, not both: a part shares the symmetric search's bands.")
+
+
+def merge_knn(parts: list[Tensor], k: int) -> Tensor:
+    """The k smallest per row of several partial ``(n, k)`` results (each row ascending, +inf where none)."""
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat(parts, dim=1).sort(dim=1).values[:, :k].contiguous()
+
+
+def merge_cross(parts: list[CrossNeighbors]) -> CrossNeighbors:
+    """Both directions of several partial searches: the smaller distance, ties to the smaller index."""
+    r2s, r2s_index, s2r, s2r_index = (t.clone() for t in parts[0])
+    for part in parts[1:]:
+        _merge_nearest(r2s, r2s_index, part.real_to_synthetic, part.real_to_synthetic_index)
+        _merge_nearest(s2r, s2r_index, part.synthetic_to_real, part.synthetic_to_real_index)
+    return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
+
+
 def real_knn(
     real: PreparedSet,
     k: int,
     chunk_size: int | None = None,
     rows: slice | None = None,
     workers: int | None = None,
+    part: tuple[int, int] | None = None,
 ) -> Tensor:
     """Exact squared distances from each real sample to its ``k`` nearest *other* real samples.
 
@@ -461,18 +507,25 @@ def real_knn(
         rows: only the rows of this contiguous share of the samples (against all of them; self is still
             excluded by its global index). ``None``: all rows, using the symmetry.
         workers: worker threads (CPU only); ``None``: ``torch.get_num_threads()``.
+        part: ``(index, count)``: only this part's share of the symmetric search's row bands (balanced by their
+            cost), for sharing the search among processes. Every row then holds the k smallest distances over
+            the pairs this part saw (+inf where fewer): :func:`merge_knn` of all parts gives the full result.
 
     Returns:
-        ``(num_rows, k)`` float64, each row ascending.
+        ``(num_rows, k)`` float64, each row ascending (with ``part``: ``(n, k)`` partial).
     """
+    _check_part(part, rows)
     n = real.centered.shape[0]
     start, stop = _row_share(rows, n)
     # Using the symmetry needs every row; a share compares its rows with all columns.
     symmetric = (start, stop) == (0, n)
     workers = _available_workers(real.centered.device, workers)
-    band = chunk_size or default_chunk_size(stop - start, n, workers)
+    pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
+    band = chunk_size or default_chunk_size(stop - start, n, pieces)
     tiles = _Tiles(real, real, band, _TILE)
     bands = list(range(start, stop, band))
+    # A band of the symmetric search pairs its rows with every column from its first row on.
+    bands = part_of(bands, [float(min(band, n - b) * (n - b)) for b in bands], part)
     workers = _parallel.num_workers(len(bands), workers)
     bests = _parallel.map_pieces(
         lambda take: _knn_worker(real, k, tiles.scratch(), band, (start, stop), symmetric, take),
@@ -480,10 +533,8 @@ def real_knn(
         workers,
         real.centered.device,
     )
-    best = bests[0][start:stop]
-    if len(bests) > 1:  # each worker saw other pairs: the k smallest of their k smallest
-        best = torch.cat([b[start:stop] for b in bests], dim=1).sort(dim=1).values[:, :k].contiguous()
-    return best
+    # Each worker saw other pairs: the k smallest of their k smallest.
+    return merge_knn([b[start:stop] for b in bests], k)
 
 
 def _knn_worker(
@@ -568,7 +619,11 @@ def _merge_nearest(best: Tensor, best_index: Tensor, candidate: Tensor, index: T
 
 
 def cross_nearest(
-    real: PreparedSet, synthetic: PreparedSet, chunk_size: int | None = None, workers: int | None = None
+    real: PreparedSet,
+    synthetic: PreparedSet,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    part: tuple[int, int] | None = None,
 ) -> CrossNeighbors:
     """One pass over the real x synthetic tiles gives both nearest-neighbour directions, exactly.
 
@@ -576,23 +631,25 @@ def cross_nearest(
     to the smallest index. The smallest float32 upper bound seen so far bounds each row's (column's)
     minimum; in its first tile, the tile's smallest lower bound widened by the largest half-width does.
     Row bands are shared among ``workers`` threads (see ``real_knn``), whose answers are merged at the end.
+    With ``part=(index, count)`` only that part's share of the row bands is searched: the real rows it did not
+    search stay at (+inf, -1) and the synthetic rows hold their nearest among its real rows; :func:`merge_cross`
+    of all parts gives the full result.
     """
+    _check_part(part)
     n = real.centered.shape[0]
     workers = _available_workers(real.centered.device, workers)
-    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], workers)
+    pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
+    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], pieces)
     tiles = _Tiles(real, synthetic, band, _TILE)
     bands = list(range(0, n, band))
+    bands = part_of(bands, [float(min(band, n - b)) for b in bands], part)
     parts = _parallel.map_pieces(
         lambda take: _cross_worker(real, synthetic, tiles.scratch(), band, take),
         bands,
         _parallel.num_workers(len(bands), workers),
         real.centered.device,
     )
-    r2s, r2s_index, s2r, s2r_index = parts[0]
-    for part in parts[1:]:
-        _merge_nearest(r2s, r2s_index, part.real_to_synthetic, part.real_to_synthetic_index)
-        _merge_nearest(s2r, s2r_index, part.synthetic_to_real, part.synthetic_to_real_index)
-    return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
+    return parts[0] if len(parts) == 1 else merge_cross(parts)
 
 
 def _cross_worker(
