@@ -51,6 +51,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _timed_compute(metric: Any, distributed: bool) -> tuple[dict[str, torch.Tensor], float]:
+    """``metric.compute()`` and its wall time, between barriers (the slowest process sets the time)."""
+    if distributed:
+        dist.barrier()
+    start = time.perf_counter()
+    result = metric.compute()
+    if distributed:
+        dist.barrier()
+    return result, time.perf_counter() - start
+
+
 def _worker(rank: int, world_size: int, port: int, config: dict[str, Any], out: str) -> None:
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -71,23 +82,13 @@ def _worker(rank: int, world_size: int, port: int, config: dict[str, Any], out: 
             metric = AlphaPrecisionBetaRecallAuthenticity(reset_real_features=False, sync_on_compute=distributed)
             metric.update(real[shard], real=True)
             metric.update(synthetic[shard], real=False)
-            if distributed:
-                dist.barrier()
-            start = time.perf_counter()
-            first = metric.compute()
-            if distributed:
-                dist.barrier()
-            first_times.append(time.perf_counter() - start)
+            first, seconds = _timed_compute(metric, distributed)
+            first_times.append(seconds)
             scores = metric.sample_scores()
             metric.reset()
             metric.update(second_synthetic[shard], real=False)
-            if distributed:
-                dist.barrier()
-            start = time.perf_counter()
-            second = metric.compute()
-            if distributed:
-                dist.barrier()
-            epoch_times.append(time.perf_counter() - start)
+            second, seconds = _timed_compute(metric, distributed)
+            epoch_times.append(seconds)
             result = {"first": first, "scores": scores, "second": second}
         result["first_time"] = min(first_times)
         result["epoch_time"] = min(epoch_times)

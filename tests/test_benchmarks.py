@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_neighbors.py"
 # Runs the script with `import faiss` failing, as on an install without the optional `bench` extra.
 WITHOUT_FAISS = (
@@ -49,3 +51,12 @@ def test_quick_run_without_faiss_skips_its_column():
     assert "faiss is not installed" in out
     assert "faiss IndexFlatL2" not in out
     assert "| 600 | 32 | faithful, first compute (functional) |" in out
+
+
+@pytest.mark.ddp
+def test_ddp_benchmark_quick_run_compares_one_and_two_processes():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ddp.py"
+    out = _run(str(script), "--quick")
+    assert "| 1,500 | 8 | 1 |" in out and "| 1,500 | 8 | 2 |" in out
+    assert "| yes |" in out  # 2 processes gave the 1-process result bit for bit
+    assert "Goal: 2 processes x 1 thread" in out
