@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 # force to lose against the tree's O(n log n).
 _KD_TREE_MAX_DIM = 6
 _KD_TREE_MAX_DIM_LARGE = 8
-_KD_TREE_LARGE_N = 100_000
+_KD_TREE_LARGE_N = 30_000
 
 
 class Shard(NamedTuple):
@@ -489,7 +489,7 @@ def alpha_precision_beta_recall_authenticity(
         seed: seed of the replicates' own generator (with ``confidence_level``).
         algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
             products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
-            100,000 real samples), brute otherwise. Every algorithm returns the same bits; only the time differs.
+            30,000 real samples), brute otherwise. Every algorithm returns the same bits; only the time differs.
             The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 
     Returns:
