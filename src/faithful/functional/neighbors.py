@@ -35,7 +35,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from faithful.functional import _parallel
+from faithful.functional import _blocks, _kernels, _parallel
 
 __all__ = [
     "CrossNeighbors",
@@ -47,8 +47,10 @@ __all__ = [
     "squared_distances",
 ]
 
-# Rows and columns of one tile of the distance matrix: 2048 x 2048 float32 is 16 MB, about what stays in
-# cache between the passes, and still a large enough matrix product to run at full speed.
+# Rows of one band and columns of one tile of the distance matrix: 512 x 2048 float32 is 4 MB, which keeps the
+# row and column minima and the candidate scans close to the cache, and is still a matrix product large enough to
+# run at full speed.
+_BAND = 512
 _TILE = 2048
 # Elements of the float64 working copy while candidate pairs are re-checked (2 MB: stays in cache).
 _PAIR_ELEMENTS = 2**18
@@ -88,7 +90,7 @@ def default_chunk_size(num_rows: int, num_cols: int, workers: int = 1) -> int:
     With several worker threads, at least one row band per worker (small sets are shared too).
     """
     del num_cols  # the tile width is fixed, so the default does not depend on it
-    return max(1, min(num_rows, _TILE, -(-num_rows // max(1, workers))))
+    return max(1, min(num_rows, _BAND, _TILE, -(-num_rows // max(1, workers))))
 
 
 def _available_workers(device: torch.device, workers: int | None) -> int:
@@ -224,8 +226,9 @@ def _unit_roundoff(device: torch.device) -> float:
 def _error_factor(dim: int, device: torch.device) -> float:
     """``tol`` such that |computed - exact| <= tol * (|a|^2 + |b|^2) for one float32 GEMM distance.
 
-    Worst-case dot-product accumulation (d u), input rounding to float32 (4u), norms and the final
-    additions (about 8u): (d + 12) u, doubled for safety. It only widens the candidate filter. The
+    Worst-case accumulation of the extended dot product ((d + 2) u, over terms summing to at most
+    2 (|a|^2 + |b|^2)), input rounding to float32 (4u), the norms' own rounding (2u): under (d + 6) u per unit of
+    2 (|a|^2 + |b|^2), so (d + 16) u doubled leaves a wide margin. It only widens the candidate filter. The
     margin also covers the few roundings made when the filter's thresholds are formed.
     """
     return 2.0 * (dim + 16) * _unit_roundoff(device)
@@ -265,29 +268,42 @@ def _column_min(x: Tensor) -> Tensor:
 class _Tiles:
     """Lower bounds ``L_ij <= s^2 ||r_i - g_j||^2`` (``s``: the common scale) for tiles of rows x columns.
 
-    ``L = (1 - tol)(|r_i|^2 + |g_j|^2) - 2 r_i.g_j - eta`` and the scaled true value lies in ``[L, L +
-    widen_i + widen_j]`` with ``widen = 2 tol |.|^2 + eta``. ``eta`` bounds what gradual underflow of the
-    float32 products and norms may lose (absolutely); with entries in [-1, 1] it is negligible. One tile
-    and one mask buffer are allocated per call and reused.
+    ``L = (1 - tol)(|r_i|^2 + |g_j|^2) - 2 r_i.g_j - eta`` (one float32 matrix product of the coordinates
+    extended by the shifts) and the scaled true value lies in ``[L, L + widen_i + widen_j]`` with ``widen = 2 tol
+    |.|^2 + eta``. ``eta`` bounds what gradual underflow of the float32 products and norms may lose
+    (absolutely); with entries in [-1, 1] it is negligible. One tile and one mask buffer are allocated per
+    worker and reused.
     """
 
     def __init__(self, rows: PreparedSet, cols: PreparedSet, tile_rows: int, tile_cols: int) -> None:
-        self.rows, self.row_norms, self.cols, self.col_norms, self.scale = _common_scale(rows, cols)
+        self.rows, row_norms, self.cols, col_norms, self.scale = _common_scale(rows, cols)
         dim = self.rows.shape[1]
         tol = _error_factor(dim, self.rows.device)
         eta = 4.0 * (dim + 16) * _FLOAT32_TINY
-        self.row_shift = (1.0 - tol) * self.row_norms - eta
-        self.col_shift = (1.0 - tol) * self.col_norms
-        self.row_widen = 2.0 * tol * self.row_norms + eta
-        self.col_widen = 2.0 * tol * self.col_norms + eta
-        self.elements = min(tile_rows, self.rows.shape[0]) * min(tile_cols, self.cols.shape[0])
+        self.row_widen = 2.0 * tol * row_norms + eta
+        self.col_widen = 2.0 * tol * col_norms + eta
+        # The shifts ride in the matrix product as two extra coordinates, [r, 1, s_r] . [-2 g, s_g, 1], so a tile
+        # is one GEMM and no elementwise pass. Scaling by -2 is exact; the two extra terms add a few roundings of
+        # |r|^2 + |g|^2 to the dot product's error, inside ``tol`` (see ``_error_factor``).
+        ones = torch.ones_like(row_norms).unsqueeze(1)
+        self.row_factors = torch.cat([self.rows, ones, ((1.0 - tol) * row_norms - eta).unsqueeze(1)], dim=1)
+        ones = torch.ones_like(col_norms).unsqueeze(1)
+        self.col_factors = torch.cat([-2.0 * self.cols, ((1.0 - tol) * col_norms).unsqueeze(1), ones], dim=1)
+        self.col_factors = self.col_factors.T.contiguous()  # (d + 2, m): the product reads it row by row
+        # A band's block against itself (``real_knn``) is band x band: room for that too.
+        self.width = min(max(tile_cols, tile_rows), self.cols.shape[0])
+        self.elements = min(tile_rows, self.rows.shape[0]) * self.width
+        # The compiled filter (numba) where it can run: on the CPU.
+        self.compiled = _kernels.AVAILABLE and self.rows.device.type == "cpu"
         self._allocate()
 
     def _allocate(self) -> None:
         elements, device = self.elements, self.rows.device
         self._block = torch.empty(elements, dtype=torch.float32, device=device)
-        self._mask = torch.empty(-(-elements // 8) * 8, dtype=torch.bool, device=device)
+        # int8, not bool: torch writes a comparison into int8 several times faster than into bool on the CPU.
+        self._mask = torch.empty(-(-elements // 8) * 8, dtype=torch.int8, device=device)
         self._rows_hit = torch.empty(elements, dtype=torch.float32, device=device)
+        self._col_caps = torch.empty(self.width, dtype=torch.float32, device=device)
 
     def scratch(self) -> _Tiles:
         """The same bounds with buffers of its own (one per worker thread)."""
@@ -298,11 +314,7 @@ class _Tiles:
     def lower(self, r0: int, r1: int, c0: int, c1: int) -> Tensor:
         """The ``(r1 - r0, c1 - c0)`` tile of lower bounds (a view of the worker's buffer)."""
         out = self._block[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
-        # Both shifts in one pass, then the product accumulated onto them: one pass fewer than adding the
-        # row shift after an addmm (which copies its bias in first). The roundings are the same few.
-        torch.add(self.row_shift[r0:r1].unsqueeze(1), self.col_shift[c0:c1].unsqueeze(0), out=out)
-        out.addmm_(self.rows[r0:r1], self.cols[c0:c1].T, alpha=-2.0)
-        return out
+        return torch.mm(self.row_factors[r0:r1], self.col_factors[:, c0:c1], out=out)
 
     def _nonzero(self, lower: Tensor, threshold: Tensor) -> tuple[Tensor, Tensor]:
         """Positions (row, col) with ``lower <= threshold``, scanning the mask eight bytes at a time."""
@@ -310,7 +322,7 @@ class _Tiles:
         padded = -(-numel // 8) * 8
         flat = self._mask[:padded]
         torch.le(lower, threshold, out=flat[:numel].view(lower.shape))
-        flat[numel:] = False
+        flat[numel:] = 0
         words = torch.nonzero(flat.view(torch.int64)).flatten()
         word, byte = torch.nonzero(flat.view(-1, 8).index_select(0, words), as_tuple=True)
         position = words[word] * 8 + byte
@@ -343,31 +355,66 @@ class _Tiles:
         rows, cols = self._nonzero(torch.index_select(lower, 1, hit, out=sub), threshold[hit].unsqueeze(0))
         return rows, hit[cols]
 
+    def below(
+        self, lower: Tensor, row_cap: Tensor, col_cap: Tensor | None = None, col_start: int = 0
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Candidates of a tile, in tile coordinates: ``(row_i, row_j)`` with ``lower[i, j] <= row_cap[i]``, and
+        ``(col_i, col_j)`` with ``lower[i, j] <= col_cap[j - col_start]`` for the columns from ``col_start`` on
+        (none without ``col_cap``)."""
+        width = lower.shape[1]
+        if self.compiled:
+            caps = self._col_caps[:width]
+            caps[:col_start] = -math.inf  # never a candidate
+            if col_cap is None:
+                caps[col_start:] = -math.inf
+            else:
+                caps[col_start:] = col_cap
+            return _kernels.below(lower, row_cap, caps)
+        row_i, row_j = self.rows_below(lower, row_cap, lower.amin(dim=1))
+        if col_cap is None or col_start >= width:
+            return row_i, row_j, row_i[:0], row_j[:0]
+        side = lower[:, col_start:]
+        col_i, col_j = self.cols_below(side, col_cap, _column_min(side))
+        return row_i, row_j, col_i, col_j + col_start
+
     def cap(self, exact: Tensor) -> Tensor:
         """float32 thresholds >= the scaled exact squared distances ``exact`` (and never above float32's max)."""
         return _round_up_float32(exact * (self.scale * self.scale)).clamp_(max=_FLOAT32_MAX)
 
 
 def _groups_upper(lower: Tensor, k: int, dim: int, widen_other: Tensor, widen_own: Tensor) -> Tensor:
-    """Upper bound on the k-th smallest true value along ``dim``: the minima of k disjoint groups.
+    """Upper bound on the k-th smallest true value along ``dim``: the largest of the minima of k groups.
 
-    Any k distinct entries bound the k-th smallest from above; the minima of k groups of consecutive
-    entries are nearly as good as the k smallest and far cheaper than ``topk``. Entries of +inf (self)
-    never matter: a group holds at least two entries. Returns +inf where there are fewer than 2k entries.
+    Any k distinct entries bound the k-th smallest from above; the minima of k groups are nearly as good as the
+    k smallest and far cheaper than ``topk``. The groups interleave blocks of entries (block b in group b mod k):
+    in spatial order consecutive entries are near each other, and k groups of consecutive entries would put a
+    point's neighbours in one group and leave the others far. Blocks of 64 keep the reductions contiguous.
+    Entries of +inf (self) never matter: a group holds at least two entries. Returns +inf where there are fewer
+    than 2k entries.
     """
     size = lower.shape[dim]
     if size < 2 * k:
         return torch.full_like(widen_own, math.inf)
-    group = size // k
-    groups = lower.narrow(dim, 0, group * k).unflatten(dim, (k, group)).amin(dim=dim + 1)  # k minima
-    widest = widen_other[: group * k].view(k, group).amax(dim=1)
+    block = next(b for b in (64, 16, 4, 1) if size >= 2 * k * b)
+    rounds = size // (k * block)
+    used = rounds * k * block
+    shaped = lower.narrow(dim, 0, used).unflatten(dim, (rounds, k, block))
+    if block > 1:
+        shaped = shaped.amin(dim=dim + 2)
+    else:
+        shaped = shaped.squeeze(dim + 2)
+    minima = shaped.amin(dim=dim)  # one minimum per group: (rows, k) or (k, columns)
+    widest = widen_other[:used].view(rounds, k, block).amax(dim=2).amax(dim=0)
     widest = widest.unsqueeze(0) if dim == 1 else widest.unsqueeze(1)
-    return (groups + widest).amax(dim=dim) + widen_own
+    return (minima + widest).amax(dim=dim) + widen_own
 
 
 def _merge_smallest(best: Tensor, points: Tensor, values: Tensor) -> None:
     """Merge ``values`` (one per entry of ``points``) into ``best``, the ascending k smallest per point."""
     if points.numel() == 0:
+        return
+    if _kernels.AVAILABLE and best.device.type == "cpu" and best.is_contiguous():
+        _kernels.merge_smallest(best, points, values)
         return
     k = best.shape[1]
     device = points.device
@@ -482,6 +529,48 @@ def merge_cross(parts: list[CrossNeighbors]) -> CrossNeighbors:
     return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
 
 
+class _Plan(NamedTuple):
+    """How a search visits its tiles: the bands' row starts, and (CPU) the geometry that orders and skips tiles."""
+
+    band: int
+    bands: list[int]
+    layout: _blocks.Layout | None  #: None: columns in index order, no tile skipped (off the CPU)
+    num_cols: int
+
+    def tiles(self, r0: int, c_begin: int) -> list[tuple[int, int, float]]:
+        """The band's tiles ``(c0, c1, gap)`` from column ``c_begin`` on, nearest first."""
+        grid = range(c_begin // _TILE, -(-self.num_cols // _TILE))
+        if self.layout is None:
+            return [(max(t * _TILE, c_begin), min(self.num_cols, (t + 1) * _TILE), 0.0) for t in grid]
+        band = self.layout.band_of[r0]
+        centers, gaps = self.layout.centers[band], self.layout.gaps[band]
+        order = sorted(grid, key=lambda t: (centers[t], t))
+        return [(max(t * _TILE, c_begin), min(self.num_cols, (t + 1) * _TILE), gaps[t]) for t in order]
+
+
+def _spatial(prepared: PreparedSet, ordered: bool) -> tuple[PreparedSet, Tensor | None]:
+    """The set in spatial order (a permuted copy) and the order, or the set itself and None."""
+    if not ordered:
+        return prepared, None
+    order = _blocks.spatial_order(prepared.centered)
+    permuted = PreparedSet(prepared.data[order], prepared.centered[order], prepared.sq_norms[order], prepared.scale)
+    return permuted, order
+
+
+def _plan(tiles: _Tiles, band: int, bands: list[int], ordered: bool) -> _Plan:
+    layout = _blocks.layout(tiles.rows, tiles.cols, bands, band, _TILE) if ordered else None
+    return _Plan(band, bands, layout, tiles.cols.shape[0])
+
+
+def _unpermute(x: Tensor, order: Tensor | None) -> Tensor:
+    """Rows of ``x`` (in spatial order) back in the caller's order."""
+    if order is None:
+        return x
+    out = torch.empty_like(x)
+    out[order] = x
+    return out
+
+
 def real_knn(
     real: PreparedSet,
     k: int,
@@ -496,6 +585,8 @@ def real_knn(
     is bounded once: a tile of rows [r0, r1) x columns [c0, c1) with c0 >= r0 serves its rows and, for
     the columns beyond the row band, its columns too. Per sample, the k smallest float32 upper bounds seen
     so far bound its k-th distance; only the pairs within that bound at the end are re-checked exactly.
+    On the CPU the set is searched in spatial order (:mod:`faithful.functional._blocks`): a band's tiles
+    nearest first, and a tile skipped when no pair in it can be within the bounds of its rows and columns.
 
     Row bands are shared among ``workers`` threads (default: torch's thread count), each with its own running
     bounds and one intra-op thread; their exact k smallest are merged at the end.
@@ -517,41 +608,75 @@ def real_knn(
     _check_part(part, rows)
     n = real.centered.shape[0]
     start, stop = _row_share(rows, n)
-    # Using the symmetry needs every row; a share compares its rows with all columns.
+    # Using the symmetry needs every row; a share compares its rows with all columns (in the caller's order).
     symmetric = (start, stop) == (0, n)
-    workers = _available_workers(real.centered.device, workers)
+    device = real.centered.device
+    real, order = _spatial(real, symmetric and device.type == "cpu")
+    workers = _available_workers(device, workers)
     pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
     band = chunk_size or default_chunk_size(stop - start, n, pieces)
     tiles = _Tiles(real, real, band, _TILE)
     bands = list(range(start, stop, band))
+    plan = _plan(tiles, band, bands, device.type == "cpu")
     # A band of the symmetric search pairs its rows with every column from its first row on.
-    bands = part_of(bands, [float(min(band, n - b) * (n - b)) for b in bands], part)
-    workers = _parallel.num_workers(len(bands), workers)
+    mine = part_of(bands, [float(min(band, n - b) * (n - b if symmetric else n)) for b in bands], part)
+    initial = None
+    if order is not None:  # every band's bounds from its own neighbourhood, before any band looks further
+        initial = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+        _parallel.map_pieces(
+            lambda take: _neighbourhood_caps(tiles.scratch(), k, plan.band, initial, take),
+            bands,
+            _parallel.num_workers(len(bands), workers),
+            device,
+        )
     bests = _parallel.map_pieces(
-        lambda take: _knn_worker(real, k, tiles.scratch(), band, (start, stop), symmetric, take),
-        bands,
-        workers,
-        real.centered.device,
+        lambda take: _knn_worker(real, k, tiles.scratch(), plan, (start, stop), symmetric, initial, take),
+        mine,
+        _parallel.num_workers(len(mine), workers),
+        device,
     )
     # Each worker saw other pairs: the k smallest of their k smallest.
-    return merge_knn([b[start:stop] for b in bests], k)
+    return _unpermute(merge_knn([b[start:stop] for b in bests], k), order)
+
+
+def _neighbourhood_caps(tiles: _Tiles, k: int, band: int, out: Tensor, take: Callable[[], int | None]) -> None:
+    """Bounds on the k-th distance of each row of the bands taken, from the band's own rows (written to ``out``).
+
+    In spatial order a band is a neighbourhood: its k nearest members are nearly the k nearest overall. Without
+    these bounds the symmetric search would meet a column first from far bands, with a loose bound and many
+    candidates.
+    """
+    while (r0 := take()) is not None:
+        r1 = min(out.shape[0], r0 + band)
+        lower = tiles.lower(r0, r1, r0, r1)
+        lower.diagonal().fill_(math.inf)
+        top = _groups_upper(lower, k, 1, tiles.col_widen[r0:r1], tiles.row_widen[r0:r1])
+        out[r0:r1] = top.clamp_(max=_FLOAT32_MAX)
 
 
 def _knn_worker(
     real: PreparedSet,
     k: int,
     tiles: _Tiles,
-    band: int,
+    plan: _Plan,
     share: tuple[int, int],
     symmetric: bool,
+    initial: Tensor | None,
     take: Callable[[], int | None],
 ) -> Tensor:
-    """The k smallest exact distances over the pairs of the row bands this worker takes (``(n, k)``)."""
+    """The k smallest exact distances over the pairs of the row bands this worker takes (``(n, k)``).
+
+    ``initial``: bounds on each row's k-th distance to start from (else none).
+    """
     n = real.centered.shape[0]
     device = real.centered.device
     upper = torch.full((n, k), math.inf, dtype=torch.float32, device=device)  # k smallest upper bounds
     best = torch.full((n, k), math.inf, dtype=torch.float64, device=device)  # k smallest exact distances
-    cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    cap = (
+        initial.clone()
+        if initial is not None
+        else torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    )
     store = _Store(device)
     budget = tiles.elements + 8 * (share[1] - share[0] if not symmetric else n) * k
 
@@ -561,33 +686,35 @@ def _knn_worker(
         torch.minimum(cap, tiles.cap(best[:, k - 1]), out=cap)
 
     while (r0 := take()) is not None:
-        r1 = min(share[1], r0 + band)
-        for c0 in range(r0 if symmetric else 0, n, _TILE):
-            c1 = min(n, c0 + _TILE)
+        r1 = min(share[1], r0 + plan.band)
+        for c0, c1, gap in plan.tiles(r0, r0 if symmetric else 0):
+            # Columns beyond the row band (pairs inside the band are its rows' business only).
+            s0 = max(c0, r1) if symmetric else c1
+            # No pair of the tile can be within its rows' bounds nor its columns': nothing to learn from it.
+            if gap > float(cap[r0:r1].max()) and (s0 >= c1 or gap > float(cap[s0:c1].max())):
+                continue
             lower = tiles.lower(r0, r1, c0, c1)
             lo, hi = max(r0, c0), min(r1, c1)
             if lo < hi:  # self excluded by index
                 lower[lo - r0 : hi - r0, lo - c0 : hi - c0].diagonal().fill_(math.inf)
             # Rows: the bound on their k-th distance so far; the tile's own top-k while there is none.
             row_cap = cap[r0:r1]
-            if bool(torch.isinf(upper[r0:r1, k - 1]).any()):
+            if bool((row_cap >= _FLOAT32_MAX).any()):
                 top = _groups_upper(lower, k, 1, tiles.col_widen[c0:c1], tiles.row_widen[r0:r1])
                 row_cap = torch.minimum(row_cap, top.clamp(max=_FLOAT32_MAX))
-            row_i, row_j = tiles.rows_below(lower, row_cap)
-            points, others, lowers = [row_i + r0], [row_j + c0], [lower[row_i, row_j]]
-            # Columns beyond the row band (pairs inside the band are its rows' business only).
-            s0 = max(c0, r1)
-            if symmetric and s0 < c1:
-                side = lower[:, s0 - c0 :]
+            col_cap = None
+            if s0 < c1:
                 col_cap = cap[s0:c1]
-                if bool(torch.isinf(upper[s0:c1, k - 1]).any()):
+                if bool((col_cap >= _FLOAT32_MAX).any()):
+                    side = lower[:, s0 - c0 :]
                     top = _groups_upper(side, k, 0, tiles.row_widen[r0:r1], tiles.col_widen[s0:c1])
                     col_cap = torch.minimum(col_cap, top.clamp(max=_FLOAT32_MAX))
-                col_i, col_j = tiles.cols_below(side, col_cap)
-                points.append(col_j + s0)
-                others.append(col_i + r0)
-                lowers.append(side[col_i, col_j])
-            point, other, value = torch.cat(points), torch.cat(others), torch.cat(lowers)
+            row_i, row_j, col_i, col_j = tiles.below(lower, row_cap, col_cap, s0 - c0)
+            point = torch.cat([row_i + r0, col_j + c0])
+            other = torch.cat([row_j + c0, col_i + r0])
+            value = torch.cat([lower[row_i, row_j], lower[col_i, col_j]])
+            if point.numel() == 0:
+                continue
             _merge_smallest(upper, point, value + tiles.row_widen[point] + tiles.col_widen[other])
             cap[point] = torch.minimum(cap[point], upper[point, k - 1].clamp(max=_FLOAT32_MAX))
             store.add(point, other, value)
@@ -629,7 +756,8 @@ def cross_nearest(
 
     For each real r_i: j*(i) = argmin_j ||r_i - g_j||; for each synthetic g_j: i*(j) = argmin_i. Ties go
     to the smallest index. The smallest float32 upper bound seen so far bounds each row's (column's)
-    minimum; in its first tile, the tile's smallest lower bound widened by the largest half-width does.
+    minimum; so does a tile's smallest lower bound widened by the largest half-width. On the CPU both sets are
+    searched in spatial order, a band's tiles nearest first, skipping the tiles that cannot improve a bound.
     Row bands are shared among ``workers`` threads (see ``real_knn``), whose answers are merged at the end.
     With ``part=(index, count)`` only that part's share of the row bands is searched: the real rows it did not
     search stay at (+inf, -1) and the synthetic rows hold their nearest among its real rows; :func:`merge_cross`
@@ -637,28 +765,49 @@ def cross_nearest(
     """
     _check_part(part)
     n = real.centered.shape[0]
-    workers = _available_workers(real.centered.device, workers)
+    device = real.centered.device
+    ordered = device.type == "cpu"
+    real, real_order = _spatial(real, ordered)
+    synthetic, synthetic_order = _spatial(synthetic, ordered)
+    workers = _available_workers(device, workers)
     pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
     band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], pieces)
     tiles = _Tiles(real, synthetic, band, _TILE)
     bands = list(range(0, n, band))
-    bands = part_of(bands, [float(min(band, n - b)) for b in bands], part)
+    plan = _plan(tiles, band, bands, ordered)
+    mine = part_of(bands, [float(min(band, n - b)) for b in bands], part)
     parts = _parallel.map_pieces(
-        lambda take: _cross_worker(real, synthetic, tiles.scratch(), band, take),
-        bands,
-        _parallel.num_workers(len(bands), workers),
-        real.centered.device,
+        lambda take: _cross_worker(real, synthetic, tiles.scratch(), plan, (real_order, synthetic_order), take),
+        mine,
+        _parallel.num_workers(len(mine), workers),
+        device,
     )
-    return parts[0] if len(parts) == 1 else merge_cross(parts)
+    r2s, r2s_index, s2r, s2r_index = parts[0] if len(parts) == 1 else merge_cross(parts)
+    return CrossNeighbors(
+        _unpermute(r2s, real_order),
+        _unpermute(r2s_index, real_order),
+        _unpermute(s2r, synthetic_order),
+        _unpermute(s2r_index, synthetic_order),
+    )
 
 
 def _cross_worker(
-    real: PreparedSet, synthetic: PreparedSet, tiles: _Tiles, band: int, take: Callable[[], int | None]
+    real: PreparedSet,
+    synthetic: PreparedSet,
+    tiles: _Tiles,
+    plan: _Plan,
+    orders: tuple[Tensor | None, Tensor | None],
+    take: Callable[[], int | None],
 ) -> CrossNeighbors:
-    """Both directions over the row bands this worker takes (rows it never took stay at (+inf, -1))."""
+    """Both directions over the row bands this worker takes (rows it never took stay at (+inf, -1)).
+
+    Distances are indexed by position in the search's order; the indices returned are the caller's (``orders``
+    map positions to them), and ties go to the smallest of those.
+    """
     n = real.centered.shape[0]
     m = synthetic.centered.shape[0]
     device = real.centered.device
+    real_order, synthetic_order = orders
     r2s = torch.full((n,), math.inf, dtype=torch.float64, device=device)
     r2s_index = torch.full((n,), -1, dtype=torch.int64, device=device)
     s2r = torch.full((m,), math.inf, dtype=torch.float64, device=device)
@@ -674,6 +823,10 @@ def _cross_worker(
         exact = _pair_distances(
             real.data, torch.cat([row_point, col_other]), synthetic.data, torch.cat([row_other, col_point])
         )
+        if synthetic_order is not None:
+            row_other = synthetic_order[row_other]
+        if real_order is not None:
+            col_other = real_order[col_other]
         best, index = _nearest_per_point(row_point, exact[: row_point.numel()], row_other, n)
         _merge_nearest(r2s, r2s_index, best, index)
         best, index = _nearest_per_point(col_point, exact[row_point.numel() :], col_other, m)
@@ -681,23 +834,28 @@ def _cross_worker(
         torch.minimum(row_cap, tiles.cap(r2s), out=row_cap)
         torch.minimum(col_cap, tiles.cap(s2r), out=col_cap)
 
-    first_band = True
+    seen = set()  # the column tiles whose columns this worker has bounded
     while (r0 := take()) is not None:
-        r1 = min(n, r0 + band)
-        for c0 in range(0, m, _TILE):
-            c1 = min(m, c0 + _TILE)
+        r1 = min(n, r0 + plan.band)
+        first = True
+        for c0, c1, gap in plan.tiles(r0, 0):
+            # No pair of the tile can be within its rows' bounds nor its columns': nothing to learn from it.
+            if gap > float(row_cap[r0:r1].max()) and gap > float(col_cap[c0:c1].max()):
+                continue
             lower = tiles.lower(r0, r1, c0, c1)
-            row_min = col_min = None
-            if c0 == 0:
-                row_min = lower.amin(dim=1)
+            # Before a row (column) has a bound: the tile's minimum, widened by the largest half-width. Later
+            # tiles are filtered by the bounds the candidates leave.
+            if first:
                 widest = tiles.col_widen[c0:c1].max()
-                row_cap[r0:r1] = (row_min + (tiles.row_widen[r0:r1] + widest)).clamp_(max=_FLOAT32_MAX)
-            if first_band:  # the worker's first band bounds every column it has not seen yet
-                col_min = _column_min(lower)
+                row_min = lower.amin(dim=1)
+                torch.minimum(row_cap[r0:r1], row_min + (tiles.row_widen[r0:r1] + widest), out=row_cap[r0:r1])
+                first = False
+            if c0 not in seen:
                 widest = tiles.row_widen[r0:r1].max()
-                col_cap[c0:c1] = (col_min + (tiles.col_widen[c0:c1] + widest)).clamp_(max=_FLOAT32_MAX)
-            row_i, row_j = tiles.rows_below(lower, row_cap[r0:r1], row_min)
-            col_i, col_j = tiles.cols_below(lower, col_cap[c0:c1], col_min)
+                col_min = _column_min(lower)
+                torch.minimum(col_cap[c0:c1], col_min + (tiles.col_widen[c0:c1] + widest), out=col_cap[c0:c1])
+                seen.add(c0)
+            row_i, row_j, col_i, col_j = tiles.below(lower, row_cap[r0:r1], col_cap[c0:c1])
             row_value, col_value = lower[row_i, row_j], lower[col_i, col_j]
             row_i, row_j, col_i, col_j = row_i + r0, row_j + c0, col_i + r0, col_j + c0
             bound = row_value + tiles.row_widen[row_i] + tiles.col_widen[row_j]
@@ -711,6 +869,5 @@ def _cross_worker(
                 cols.prune(col_cap)
                 if 2 * (rows.size + cols.size) > budget:
                     resolve()
-        first_band = False
     resolve()
     return CrossNeighbors(r2s, r2s_index, s2r, s2r_index)
