@@ -59,7 +59,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import faithful
 from faithful import AlphaPrecisionBetaRecallAuthenticity
-from faithful.functional import alpha_precision_beta_recall_authenticity
+from faithful.functional import _kernels, alpha_precision_beta_recall_authenticity
 
 try:
     import faiss
@@ -374,6 +374,8 @@ def machine() -> str:
         f"- Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}, faiss {getattr(faiss, '__version__', 'not installed')}, "
         f"faithful {getattr(faithful, '__version__', '?')}",
+        "- compiled candidate filter (numba, extra `fast`): "
+        + (f"on (numba {_kernels.numba.__version__})" if _kernels.AVAILABLE else "off (torch filter)"),
     ]
     return "\n".join(lines)
 

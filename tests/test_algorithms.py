@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from faithful import AlphaPrecisionBetaRecallAuthenticity, OneClassEmbedding
-from faithful.functional import _parallel, alpha_precision_beta_recall_authenticity, apra, kdtree, neighbors
+from faithful.functional import _kernels, _parallel, alpha_precision_beta_recall_authenticity, apra, kdtree, neighbors
 from faithful.functional._checks import ALGORITHMS, _check_algorithm
 from tests.test_neighbors import _assert_same, _brute_force, _cases
 
@@ -109,21 +109,25 @@ def test_every_algorithm_gives_the_same_flags(case):
             assert torch.equal(results[algorithm][key], value), (algorithm, key)
 
 
-def test_auto_logs_its_choice_at_the_crossover(caplog):
+def test_auto_logs_its_choice_at_the_crossover(caplog, monkeypatch):
     gen = torch.Generator().manual_seed(2)
     caplog.set_level(logging.DEBUG, logger="faithful.functional.apra")
     for dim, expected in ((apra._KD_TREE_MAX_DIM, "kd_tree"), (apra._KD_TREE_MAX_DIM + 1, "brute")):
         caplog.clear()
         alpha_precision_beta_recall_authenticity(torch.randn(50, dim, generator=gen), torch.randn(40, dim))
         assert f"neighbour search: algorithm={expected} (n=50 real samples, d={dim}" in caplog.text
-    # Large real sets: the tree up to the second crossover (decided from the shapes only).
-    large = apra._KD_TREE_LARGE_N
-    for num, dim, expected in (
-        (large, apra._KD_TREE_MAX_DIM_LARGE, "kd_tree"),
-        (large - 1, apra._KD_TREE_MAX_DIM_LARGE, "brute"),
-        (large, apra._KD_TREE_MAX_DIM_LARGE + 1, "brute"),
-    ):
-        assert apra._resolve_algorithm("auto", torch.empty(num, dim)) == expected
+    # Large real sets: the tree up to the second crossover (decided from the shapes only), which is higher with the
+    # compiled filter of the brute force.
+    for compiled in (True, False):
+        monkeypatch.setattr(_kernels, "AVAILABLE", compiled)
+        large = apra._KD_TREE_LARGE_N[compiled]
+        for num, dim, expected in (
+            (large, apra._KD_TREE_MAX_DIM_LARGE, "kd_tree"),
+            (large - 1, apra._KD_TREE_MAX_DIM_LARGE, "brute"),
+            (large, apra._KD_TREE_MAX_DIM_LARGE + 1, "brute"),
+        ):
+            assert apra._resolve_algorithm("auto", torch.empty(num, dim)) == expected
+    assert apra._KD_TREE_LARGE_N[True] > apra._KD_TREE_LARGE_N[False]
     for algorithm in ("kd_tree", "brute"):
         assert apra._resolve_algorithm(algorithm, torch.empty(10, 100)) == algorithm
 

@@ -22,7 +22,7 @@ from torch import Tensor
 try:  # optional dependency
     import numba
 except ImportError:  # pragma: no cover - exercised by the tests through AVAILABLE
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 __all__ = ["AVAILABLE", "below", "merge_smallest"]
 

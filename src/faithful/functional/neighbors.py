@@ -52,6 +52,7 @@ __all__ = [
 # run at full speed.
 _BAND = 512
 _TILE = 2048
+_WIDE_DIM = 256
 # Elements of the float64 working copy while candidate pairs are re-checked (2 MB: stays in cache).
 _PAIR_ELEMENTS = 2**18
 # Elements of the float64 working copy in `prepare` (2 MB: stays in cache, bounds the temporary memory).
@@ -84,13 +85,15 @@ class CrossNeighbors(NamedTuple):
     synthetic_to_real_index: Tensor  #: (m,) int64, i*(j)
 
 
-def default_chunk_size(num_rows: int, num_cols: int, workers: int = 1) -> int:
+def default_chunk_size(num_rows: int, num_cols: int, workers: int = 1, dim: int = 0) -> int:
     """Rows of one tile when ``chunk_size`` is not given (tiles are at most ``_TILE`` columns wide).
 
-    With several worker threads, at least one row band per worker (small sets are shared too).
+    With several worker threads, at least one row band per worker (small sets are shared too). From
+    ``_WIDE_DIM`` features on the matrix product dominates: square tiles make the most of each packed panel.
     """
     del num_cols  # the tile width is fixed, so the default does not depend on it
-    return max(1, min(num_rows, _BAND, _TILE, -(-num_rows // max(1, workers))))
+    band = _TILE if dim >= _WIDE_DIM else _BAND
+    return max(1, min(num_rows, band, _TILE, -(-num_rows // max(1, workers))))
 
 
 def _available_workers(device: torch.device, workers: int | None) -> int:
@@ -399,10 +402,7 @@ def _groups_upper(lower: Tensor, k: int, dim: int, widen_other: Tensor, widen_ow
     rounds = size // (k * block)
     used = rounds * k * block
     shaped = lower.narrow(dim, 0, used).unflatten(dim, (rounds, k, block))
-    if block > 1:
-        shaped = shaped.amin(dim=dim + 2)
-    else:
-        shaped = shaped.squeeze(dim + 2)
+    shaped = shaped.amin(dim=dim + 2) if block > 1 else shaped.squeeze(dim + 2)
     minima = shaped.amin(dim=dim)  # one minimum per group: (rows, k) or (k, columns)
     widest = widen_other[:used].view(rounds, k, block).amax(dim=2).amax(dim=0)
     widest = widest.unsqueeze(0) if dim == 1 else widest.unsqueeze(1)
@@ -557,6 +557,12 @@ def _spatial(prepared: PreparedSet, ordered: bool) -> tuple[PreparedSet, Tensor 
     return permuted, order
 
 
+def _orders(prepared: PreparedSet) -> bool:
+    """Whether to search in spatial order: on the CPU below ``_WIDE_DIM`` features. Beyond, the matrix product
+    dominates whatever the order, and the band's own block (``_neighbourhood_caps``) would cost a product more."""
+    return prepared.centered.device.type == "cpu" and prepared.centered.shape[1] < _WIDE_DIM
+
+
 def _plan(tiles: _Tiles, band: int, bands: list[int], ordered: bool) -> _Plan:
     layout = _blocks.layout(tiles.rows, tiles.cols, bands, band, _TILE) if ordered else None
     return _Plan(band, bands, layout, tiles.cols.shape[0])
@@ -611,13 +617,13 @@ def real_knn(
     # Using the symmetry needs every row; a share compares its rows with all columns (in the caller's order).
     symmetric = (start, stop) == (0, n)
     device = real.centered.device
-    real, order = _spatial(real, symmetric and device.type == "cpu")
+    real, order = _spatial(real, symmetric and _orders(real))
     workers = _available_workers(device, workers)
     pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
-    band = chunk_size or default_chunk_size(stop - start, n, pieces)
+    band = chunk_size or default_chunk_size(stop - start, n, pieces, real.centered.shape[1])
     tiles = _Tiles(real, real, band, _TILE)
     bands = list(range(start, stop, band))
-    plan = _plan(tiles, band, bands, device.type == "cpu")
+    plan = _plan(tiles, band, bands, order is not None)
     # A band of the symmetric search pairs its rows with every column from its first row on.
     mine = part_of(bands, [float(min(band, n - b) * (n - b if symmetric else n)) for b in bands], part)
     initial = None
@@ -672,11 +678,7 @@ def _knn_worker(
     device = real.centered.device
     upper = torch.full((n, k), math.inf, dtype=torch.float32, device=device)  # k smallest upper bounds
     best = torch.full((n, k), math.inf, dtype=torch.float64, device=device)  # k smallest exact distances
-    cap = (
-        initial.clone()
-        if initial is not None
-        else torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
-    )
+    cap = initial.clone() if initial is not None else torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
     store = _Store(device)
     budget = tiles.elements + 8 * (share[1] - share[0] if not symmetric else n) * k
 
@@ -766,18 +768,21 @@ def cross_nearest(
     _check_part(part)
     n = real.centered.shape[0]
     device = real.centered.device
-    ordered = device.type == "cpu"
+    ordered = _orders(real)
     real, real_order = _spatial(real, ordered)
     synthetic, synthetic_order = _spatial(synthetic, ordered)
     workers = _available_workers(device, workers)
     pieces = workers * (part[1] if part is not None else 1)  # enough bands for every worker of every part
-    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], pieces)
+    band = chunk_size or default_chunk_size(n, synthetic.centered.shape[0], pieces, real.centered.shape[1])
     tiles = _Tiles(real, synthetic, band, _TILE)
     bands = list(range(0, n, band))
     plan = _plan(tiles, band, bands, ordered)
     mine = part_of(bands, [float(min(band, n - b)) for b in bands], part)
+    initial = _nearest_caps(tiles, plan, workers) if plan.layout is not None else None
     parts = _parallel.map_pieces(
-        lambda take: _cross_worker(real, synthetic, tiles.scratch(), plan, (real_order, synthetic_order), take),
+        lambda take: _cross_worker(
+            real, synthetic, tiles.scratch(), plan, (real_order, synthetic_order), initial, take
+        ),
         mine,
         _parallel.num_workers(len(mine), workers),
         device,
@@ -791,12 +796,49 @@ def cross_nearest(
     )
 
 
+def _nearest_caps(tiles: _Tiles, plan: _Plan, workers: int) -> tuple[Tensor, Tensor]:
+    """Bounds on every row's and column's nearest distance before the search: each band against its nearest tile
+    and each tile against its nearest band (by the balls' centres), minima widened by the largest half-width.
+
+    Without them a worker meets a column first from whatever band it takes first, with a loose bound: more
+    candidates, and no tile can be skipped until the column's own neighbourhood has come by.
+    """
+    assert plan.layout is not None
+    centers = plan.layout.centers
+    nearest_tile = [min(range(len(row)), key=row.__getitem__) for row in centers]
+    by_tile = list(zip(*centers, strict=True))  # (tiles, bands)
+    nearest_band = [min(range(len(column)), key=column.__getitem__) for column in by_tile]
+    pairs = sorted({(b, t) for b, t in enumerate(nearest_tile)} | {(b, t) for t, b in enumerate(nearest_band)})
+    n, m = tiles.rows.shape[0], tiles.cols.shape[0]
+    device = tiles.rows.device
+    row_cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    col_cap = torch.full((m,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+
+    def bound(take: Callable[[], tuple[int, int] | None]) -> None:
+        scratch = tiles.scratch()
+        while (pair := take()) is not None:
+            r0, c0 = plan.bands[pair[0]], pair[1] * _TILE
+            r1, c1 = min(n, r0 + plan.band), min(m, c0 + _TILE)
+            lower = scratch.lower(r0, r1, c0, c1)
+            widest = tiles.col_widen[c0:c1].max()
+            found = (lower.amin(dim=1) + (tiles.row_widen[r0:r1] + widest)).clamp_(max=_FLOAT32_MAX)
+            # Two pairs may share a band or a tile: a lost update leaves a looser bound, still a bound.
+            row_cap[r0:r1] = torch.minimum(row_cap[r0:r1], found)
+            widest = tiles.row_widen[r0:r1].max()
+            found = (_column_min(lower) + (tiles.col_widen[c0:c1] + widest)).clamp_(max=_FLOAT32_MAX)
+            col_cap[c0:c1] = torch.minimum(col_cap[c0:c1], found)
+
+    _parallel.map_pieces(bound, pairs, _parallel.num_workers(len(pairs), workers), device)
+    return row_cap, col_cap
+
+
 def _cross_worker(
     real: PreparedSet,
     synthetic: PreparedSet,
     tiles: _Tiles,
     plan: _Plan,
     orders: tuple[Tensor | None, Tensor | None],
+    initial: tuple[Tensor, Tensor] | None,
     take: Callable[[], int | None],
 ) -> CrossNeighbors:
     """Both directions over the row bands this worker takes (rows it never took stay at (+inf, -1)).
@@ -812,8 +854,11 @@ def _cross_worker(
     r2s_index = torch.full((n,), -1, dtype=torch.int64, device=device)
     s2r = torch.full((m,), math.inf, dtype=torch.float64, device=device)
     s2r_index = torch.full((m,), -1, dtype=torch.int64, device=device)
-    row_cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
-    col_cap = torch.full((m,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+    if initial is not None:
+        row_cap, col_cap = initial[0].clone(), initial[1].clone()
+    else:
+        row_cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
+        col_cap = torch.full((m,), _FLOAT32_MAX, dtype=torch.float32, device=device)
     rows, cols = _Store(device), _Store(device)
     budget = tiles.elements + 8 * (n + m)
 
