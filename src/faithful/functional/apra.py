@@ -496,7 +496,8 @@ def alpha_precision_beta_recall_authenticity(
         seed: seed of the replicates' own generator (with ``confidence_level``).
         algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
             products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
-            30,000 real samples), brute otherwise. Every algorithm returns the same bits; only the time differs.
+            250,000 real samples; 50,000 without numba), brute otherwise. Every algorithm returns the same bits;
+            only the time differs.
             The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 
     Returns:
