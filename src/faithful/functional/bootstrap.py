@@ -60,6 +60,12 @@ __all__ = ["INTERVAL_KEYS", "bootstrap_confidence_intervals"]
 # lists, 1e-7 at k = 5 with 96 real neighbours (half-sets: far less). Misses fall back to an exact search.
 _REAL_LIST = 96
 _CROSS_LIST = 48
+# Thresholds at which the "paper" protocol's deviation curves are kept for the folded variance.
+_CURVE_POINTS = 128
+# Gaussian deviation curves per score, and the path μ = t D (t in [0, _SCALE_MAX]), for the upper bound.
+_FOLD_DRAWS = 1000
+_SCALE_STEPS = 16
+_SCALE_MAX = 1.5
 # Elements of one working block (float64 distance rows, gathered list flags): about 32 MB at most.
 _BLOCK_ELEMENTS = 2**22
 
@@ -307,15 +313,37 @@ def _quantile_rows(sorted_values: Tensor, q: Tensor) -> Tensor:
     return torch.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
-def _score_rows(values: Tensor, sorted_reference: Tensor, total: int, protocol: str, num_thresholds: int) -> Tensor:
-    """IPα or IRβ of each row: ``values`` (inf: never counts) against the row's reference distances."""
+def _curve_grid(protocol: str, num_thresholds: int, device: torch.device) -> tuple[Tensor, float]:
+    """Thresholds at which the signed deviation curves are kept, and ``w`` with score ``1 - w Σ |D|``.
+
+    "paper" integrates exactly; its curves are kept at the midpoints of ``_CURVE_POINTS`` equal cells
+    (a midpoint sum of the same integral, for the variance only). The other protocols use their own grid.
+    """
     if protocol == "paper":
-        return 1.0 - 2.0 * _deviation_rows(_levels_rows(values, sorted_reference))
-    grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64, device=values.device)
+        grid = (torch.arange(_CURVE_POINTS, dtype=torch.float64, device=device) + 0.5) / _CURVE_POINTS
+        return grid, 2.0 / _CURVE_POINTS
+    grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64, device=device)
+    return grid, grid_weight(protocol, grid)
+
+
+def _score_rows(
+    values: Tensor, sorted_reference: Tensor, total: int, protocol: str, num_thresholds: int
+) -> tuple[Tensor, Tensor]:
+    """IPα or IRβ of each row: ``values`` (inf: never counts) against the row's reference distances.
+
+    Also returns each row's signed deviation curve ``D(a) = curve(a) - a`` on :func:`_curve_grid`: (B, G).
+    """
+    grid, _ = _curve_grid(protocol, num_thresholds, values.device)
+    if protocol == "paper":
+        sample_levels = _levels_rows(values, sorted_reference)
+        share = torch.searchsorted(
+            torch.sort(sample_levels, dim=1).values, grid.expand(values.shape[0], -1).contiguous(), right=True
+        )
+        return 1.0 - 2.0 * _deviation_rows(sample_levels), share.to(torch.float64) / total - grid
     radii = _quantile_rows(sorted_reference, grid)
     counts = torch.searchsorted(torch.sort(values, dim=1).values, radii, right=True)
-    curve = counts.to(torch.float64) / total
-    return 1.0 - grid_weight(protocol, grid) * (curve - grid).abs().sum(dim=1)
+    deviation = counts.to(torch.float64) / total - grid
+    return 1.0 - grid_weight(protocol, grid) * deviation.abs().sum(dim=1), deviation
 
 
 def _center_distances(points: Tensor, norms: Tensor, shift: Tensor) -> Tensor:
@@ -341,8 +369,12 @@ def _authenticity_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tenso
     return (s2r > nnd_1_full.gather(1, s2r_index)).to(torch.float64).mean(dim=1)
 
 
-def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) -> Tensor:
+def _replicate_scores(
+    plan: _Plan, real_index: Tensor, synthetic_index: Tensor, curves: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """(IPα, IRβ, A) of each half-set pair: ``real_index`` (B, n') and ``synthetic_index`` (B, m'), ascending.
+
+    With ``curves``, also the signed deviation curves of IPα and IRβ on :func:`_curve_grid`: (B, 2, G).
 
     The scores are those of :func:`alpha_precision_beta_recall_authenticity` on
     ``(real[real_index[b]], synthetic[synthetic_index[b]])`` (centre distances by the centred expansion,
@@ -363,7 +395,7 @@ def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) 
     else:
         real_radii = plan.real_to_center.sqrt()[real_index]
         synthetic_radii = plan.synthetic_to_center.sqrt()[synthetic_index]  # type: ignore[union-attr]
-    alpha_precision = _score_rows(
+    alpha_precision, alpha_curve = _score_rows(
         synthetic_radii, torch.sort(real_radii, dim=1).values, m_half, plan.protocol, plan.num_thresholds
     )
 
@@ -390,7 +422,7 @@ def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) 
     matched = own.gather(1, r2s_index)
     in_ball = r2s <= nnd_k
     reference = own.gather(1, synthetic_index) if plan.protocol == "paper" else matched
-    beta_recall = _score_rows(
+    beta_recall, beta_curve = _score_rows(
         torch.where(in_ball, matched, math.inf),
         torch.sort(reference, dim=1).values,
         n_half,
@@ -401,7 +433,8 @@ def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) 
     # Authenticity: NND_1 of the nearest real sample, looked up by its index.
     nnd_1_full = torch.zeros(batch, n, dtype=torch.float64, device=device).scatter_(1, real_index, nnd_1)
     authenticity = (s2r > nnd_1_full.gather(1, s2r_index)).to(torch.float64).mean(dim=1)
-    return torch.stack([alpha_precision, beta_recall, authenticity], dim=1)
+    scores = torch.stack([alpha_precision, beta_recall, authenticity], dim=1)
+    return (scores, torch.stack([alpha_curve, beta_curve], dim=1)) if curves else scores
 
 
 def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, device: torch.device) -> Tensor:
@@ -438,9 +471,28 @@ def _draw_pairs(plan: _Plan, n_sub: int, m_sub: int, rows: int, generator: torch
     return real_member.nonzero()[:, 1].view(rows, n_sub).to(device), synthetic_index
 
 
-def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_authenticity: bool = False) -> Tensor:
-    """(num_resamples, 3) scores (IPα, IRβ, A) of random 1/``fraction`` subsets of both sets ((num_resamples,)
-    authenticities with ``only_authenticity``)."""
+def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int) -> tuple[Tensor, Tensor]:
+    """Scores (num_resamples, 3) (IPα, IRβ, A) and deviation curves (num_resamples, 2, G) of IPα and IRβ
+    on random 1/``fraction`` subsets of both sets."""
+    n, m = plan.real.shape[0], plan.synthetic.shape[0]
+    n_sub, m_sub = n // fraction, m // fraction
+    generator = torch.Generator().manual_seed(seed)
+    width = n_sub * plan.real_lists.neighbor.shape[1] + (n_sub + m_sub) * plan.real_to_synthetic.neighbor.shape[1]
+    rows = max(1, _BLOCK_ELEMENTS // max(width, n + m))
+    scores, curves = [], []
+    done = 0
+    while done < num_resamples:
+        block = min(rows, num_resamples - done)
+        real_index, synthetic_index = _draw_pairs(plan, n_sub, m_sub, block, generator)
+        block_scores, block_curves = _replicate_scores(plan, real_index, synthetic_index, curves=True)
+        scores.append(block_scores)
+        curves.append(block_curves)
+        done += block
+    return torch.cat(scores), torch.cat(curves)
+
+
+def _authenticity_replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int) -> Tensor:
+    """(num_resamples,) authenticities of random 1/``fraction`` subsets of both sets."""
     n, m = plan.real.shape[0], plan.synthetic.shape[0]
     n_sub, m_sub = n // fraction, m // fraction
     generator = torch.Generator().manual_seed(seed)
@@ -451,8 +503,7 @@ def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_
     while done < num_resamples:
         block = min(rows, num_resamples - done)
         real_index, synthetic_index = _draw_pairs(plan, n_sub, m_sub, block, generator)
-        scores = _authenticity_scores if only_authenticity else _replicate_scores
-        out.append(scores(plan, real_index, synthetic_index))
+        out.append(_authenticity_scores(plan, real_index, synthetic_index))
         done += block
     return torch.cat(out)
 
@@ -465,25 +516,96 @@ def _check_half_sizes(n: int, m: int, k: int) -> None:
         )
 
 
-def _standard_errors(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
-    """Standard errors of (IPα, IRβ, A): half-sample variances, for A extrapolated with quarter-samples.
+def _full_curves(plan: _Plan) -> Tensor:
+    """The signed deviation curves of IPα and IRβ on the full sets: (2, G)."""
+    device = plan.real.device
+    real_index = torch.arange(plan.real.shape[0], device=device).unsqueeze(0)
+    synthetic_index = torch.arange(plan.synthetic.shape[0], device=device).unsqueeze(0)
+    _, curves = _replicate_scores(plan, real_index, synthetic_index, curves=True)
+    return curves[0]
 
-    For an average the variance over random halves equals the full average's variance. Where pairs of
-    samples interact (authenticity compares a distance with the nearest real sample's own
-    nearest-neighbour distance) the halves overstate it: with ``V_b = c / b - g`` for the variance over
-    subsets of size b (c / b the score's variance at size b, g that of its average over all subsets),
-    ``V_{N/4} - V_{N/2} = 2 c / N`` is the full-size variance whatever the split between the two. This
-    holds for A (its mean barely depends on the size); IPα and IRβ change shape between quarter and half
-    sizes (the k-NN balls and β-quantiles of a quarter-set are too coarse), so they keep the half-sample
-    variance, which is right for their per-sample (linear) part. ``docs/auditing.md`` has the
-    measurements behind this choice.
+
+def _folded_spreads(
+    curve: Tensor, replicates: Tensor, weight: float, z: float, level: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Lower and upper standard errors of ``1 - w Σ |D|`` (IPα or IRβ) from its deviation curves.
+
+    ``curve`` (G,) is ``D`` on the full sets, ``replicates`` (B, G) on the half-sets. The score folds ``D``
+    at 0, which the half-sample spread of ``Σ |D_h|`` gets wrong where ``D`` is near 0: ``D_h`` is ``D``
+    plus a perturbation, and ``|D + E|`` varies more than ``|D|`` does when ``E[D]`` is 0 (a scalar: σ² on
+    average against (1 - 2/π) σ²), so that spread overstates the variance on the diagonal, and it is
+    smallest exactly when the score came out high by chance (its curve closer to 0), which leaves the
+    lower side short. The half-sample covariance of the *signed* curves is right (they are averages), so:
+
+    - lower side: the larger of the half-sample spread and the spread of the linearised score
+      ``Σ sign(D) D_h`` (no folding: the score's variance if ``E[D]`` kept the sign of ``D``);
+    - upper side: ``D ~ N(μ, Σ)`` with Σ the half-sample covariance, along the path ``μ = t D``
+      (t ≥ 0; t = 0 is a perfect generator). The smallest t at which ``Σ |D|`` is not above the upper
+      quantile of its distribution gives the smallest plausible expected deviation, hence the largest
+      plausible expected score; its distance from the score, over z, is the upper standard error, at
+      least that of ``μ = 0`` (the score's own spread on the diagonal) and at most the half-sample one.
     """
-    seeds = torch.randint(2**62, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
-    half = _replicates(plan, num_resamples, seeds[0], 2).var(dim=0, correction=1)
-    quarter = _replicates(plan, num_resamples, seeds[1], 4, only_authenticity=True).var(correction=1)
+    count = replicates.shape[0]
+    deviations = replicates - replicates.mean(dim=0)
+    half = (weight * replicates.abs().sum(dim=1)).std()
+    linear = (weight * (replicates * curve.sign()).sum(dim=1)).std()
+    draws = torch.randn(_FOLD_DRAWS, count, generator=generator, dtype=torch.float64).to(curve.device)
+    gaussian = draws @ deviations / math.sqrt(count - 1)  # (M, G) ~ N(0, Σ)
+    observed = weight * float(curve.abs().sum())
+    steps = torch.linspace(0.0, _SCALE_MAX, _SCALE_STEPS, dtype=torch.float64).tolist()
+    expected, upper = [], []
+    quantile = torch.tensor([0.5 + level / 2.0], dtype=torch.float64, device=curve.device)
+    for t in steps:
+        folded = weight * (t * curve + gaussian).abs().sum(dim=1)
+        if t == 0.0:
+            at_zero = folded.std()
+        expected.append(float(folded.mean()))
+        upper.append(float(torch.quantile(folded, quantile)))
+    # The first t whose upper quantile reaches the observed deviation, interpolated between steps.
+    plausible = expected[-1]
+    for i, value in enumerate(upper):
+        if value >= observed:
+            if i == 0:
+                plausible = expected[0]
+            else:
+                share = (observed - upper[i - 1]) / (value - upper[i - 1])
+                plausible = expected[i - 1] + share * (expected[i] - expected[i - 1])
+            break
+    inverted = torch.tensor((observed - plausible) / z, dtype=torch.float64, device=curve.device)
+    return torch.maximum(half, linear), torch.minimum(half, torch.maximum(at_zero, inverted))
+
+
+def _standard_errors(
+    plan: _Plan, num_resamples: int, seed: int, confidence_level: float
+) -> tuple[Tensor, Tensor]:
+    """Lower and upper standard errors of (IPα, IRβ, A), each (3,).
+
+    A: half-sample variance extrapolated with quarter-samples (symmetric). For an average the variance
+    over random halves equals the full average's variance. Where pairs of samples interact
+    (authenticity compares a distance with the nearest real sample's own nearest-neighbour distance) the
+    halves overstate it: with ``V_b = c / b - g`` for the variance over subsets of size b (c / b the
+    score's variance at size b, g that of its average over all subsets), ``V_{N/4} - V_{N/2} = 2 c / N``
+    is the full-size variance whatever the split between the two. This holds for A (its mean barely
+    depends on the size); IPα and IRβ change shape between quarter and half sizes (the k-NN balls and
+    β-quantiles of a quarter-set are too coarse), so they use the half-samples only, through their
+    deviation curves (:func:`_folded_spreads`). ``docs/auditing.md`` has the measurements behind this.
+    """
+    seeds = torch.randint(2**62, (3,), generator=torch.Generator().manual_seed(seed)).tolist()
+    scores, curves = _replicates(plan, num_resamples, seeds[0], 2)
+    half = scores.var(dim=0, correction=1)
+    quarter = _authenticity_replicates(plan, num_resamples, seeds[1], 4).var(correction=1)
     # Floored against noise: the difference of two variance estimates can come out small or negative.
-    half[2] = torch.maximum((quarter - half[2]) / 2.0, half[2] / 4.0)
-    return half.sqrt()
+    authenticity = torch.maximum((quarter - half[2]) / 2.0, half[2] / 4.0).sqrt()
+    full = _full_curves(plan)
+    _, weight = _curve_grid(plan.protocol, plan.num_thresholds, full.device)
+    z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
+    generator = torch.Generator().manual_seed(seeds[2])
+    lower, upper = [], []
+    for column in range(2):
+        below, above = _folded_spreads(full[column], curves[:, column], weight, z, confidence_level, generator)
+        lower.append(below)
+        upper.append(above)
+    return torch.stack([*lower, authenticity]), torch.stack([*upper, authenticity])
 
 
 def _half_sampling_intervals(
@@ -504,7 +626,7 @@ def _half_sampling_intervals(
     real = real[_canonical_order(real)]
     synthetic = synthetic[_canonical_order(synthetic)]
     plan = _plan(real, synthetic, k, center, protocol, num_thresholds)
-    spread = _standard_errors(plan, num_resamples, seed)
+    below, above = _standard_errors(plan, num_resamples, seed, confidence_level)
     z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
     # The lowest score: 0 for the exact integral; a curve of zeros under a published normalisation.
     grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64)
@@ -513,10 +635,10 @@ def _half_sampling_intervals(
     for column, key in enumerate((ALPHA_PRECISION, BETA_RECALL, AUTHENTICITY)):
         value = estimate[key]
         center_value = value.to(torch.float64)
-        half_width = z * spread[column].to(center_value.device)
+        down, up = z * below[column].to(center_value.device), z * above[column].to(center_value.device)
         floor = 0.0 if key == AUTHENTICITY else lowest
-        lower = torch.minimum((center_value - half_width).clamp(min=floor), center_value)
-        upper = torch.maximum((center_value + half_width).clamp(max=1.0), center_value)
+        lower = torch.minimum((center_value - down).clamp(min=floor), center_value)
+        upper = torch.maximum((center_value + up).clamp(max=1.0), center_value)
         result[f"{key}_lower"], result[f"{key}_upper"] = lower.to(value.dtype), upper.to(value.dtype)
     return result
 
