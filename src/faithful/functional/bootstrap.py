@@ -11,12 +11,21 @@ so they have no size-free population value to aim at; IPα does, and differs fro
 scratch: the centers, the α- and β-radii, the k-NN balls and both nearest-neighbour matchings. For an
 average of n values the variance of a half-sample's average over random halves is exactly
 :math:`s^2 (1/(n/2) - 1/n) = s^2 / n`, the variance of the full average: no rescaling, no rate to
-assume. For the nonlinear part of a score (neighbour interactions) it overstates the variance somewhat,
-which errs on the safe side. The interval is normal: :math:`T \pm z_{(1+\text{level})/2}\,\hat s`, with
-:math:`\hat s` the standard deviation of the replicate scores, clipped to the score's range. It always
-holds the estimate. Resampling *with* replacement (the ordinary bootstrap) is not used: its duplicates
-sit at distance 0 from each other, which empties the neighbour balls and makes every copy of a duplicate
-non-authentic.
+assume. The interval is :math:`[T - z\,\hat s_-, T + z\,\hat s_+]`, :math:`z = z_{(1+\text{level})/2}`,
+clipped to the score's range; it always holds the estimate. Resampling *with* replacement (the ordinary
+bootstrap) is not used: its duplicates sit at distance 0 from each other, which empties the neighbour
+balls and makes every copy of a duplicate non-authentic.
+
+Authenticity: :math:`\hat s_- = \hat s_+`, the half-sample variance extrapolated with quarter-samples
+(its pair interactions make halves overstate it). IPα and IRβ fold a signed deviation curve,
+:math:`T = 1 - 2 \int |D(a)|\,da` with :math:`D(a) = P(a) - a`; the half-samples give the covariance of
+the signed curve right (it is an average) but the spread of :math:`\int |D_h|` wrong near the diagonal:
+:math:`|D + E|` varies more than :math:`|D|` when :math:`E[D] = 0`, and least when T came out high by
+chance. So :math:`\hat s_-` is the larger of the half-sample spread and that of the linearised score
+(no folding), and :math:`\hat s_+` comes from Gaussian curves :math:`N(t D, \Sigma)` (Σ the half-sample
+covariance) at the smallest t for which the observed deviation is not above their upper quantile,
+bounded by the spread at :math:`t = 0` below and the half-sample spread above
+(:func:`_folded_spreads`; measurements in ``docs/auditing.md``).
 
 A copying generator ties each copy to its training sample; a copy drawn without its original would no
 longer be a copy, so the real half-set holds the originals of the drawn exact copies (distance 0) and a
@@ -575,9 +584,7 @@ def _folded_spreads(
     return torch.maximum(half, linear), torch.minimum(half, torch.maximum(at_zero, inverted))
 
 
-def _standard_errors(
-    plan: _Plan, num_resamples: int, seed: int, confidence_level: float
-) -> tuple[Tensor, Tensor]:
+def _standard_errors(plan: _Plan, num_resamples: int, seed: int, confidence_level: float) -> tuple[Tensor, Tensor]:
     """Lower and upper standard errors of (IPα, IRβ, A), each (3,).
 
     A: half-sample variance extrapolated with quarter-samples (symmetric). For an average the variance
@@ -659,9 +666,10 @@ def bootstrap_confidence_intervals(
 
     The target is the expected score at these sample sizes, with both the real and the synthetic set
     random. Each of ``num_resamples`` replicates recomputes the three scores on half of the real and half
-    of the synthetic samples, drawn without replacement; the interval is the estimate plus or minus the
-    normal quantile times the replicates' standard deviation (the variance of a half-sample average is
-    that of the full average). Same arguments as
+    of the synthetic samples, drawn without replacement; the interval is the estimate minus and plus the
+    normal quantile times a lower and an upper standard error from the replicates (the variance of a
+    half-sample average is that of the full average; for IPα and IRβ the two sides differ, because the
+    scores fold their curves at the diagonal). Same arguments as
     :func:`~faithful.functional.alpha_precision_beta_recall_authenticity`, which returns the same bounds
     with ``confidence_level=``.
 
