@@ -11,21 +11,12 @@ so they have no size-free population value to aim at; IPα does, and differs fro
 scratch: the centers, the α- and β-radii, the k-NN balls and both nearest-neighbour matchings. For an
 average of n values the variance of a half-sample's average over random halves is exactly
 :math:`s^2 (1/(n/2) - 1/n) = s^2 / n`, the variance of the full average: no rescaling, no rate to
-assume. The interval is :math:`[T - z\,\hat s_-, T + z\,\hat s_+]`, :math:`z = z_{(1+\text{level})/2}`,
-clipped to the score's range; it always holds the estimate. Resampling *with* replacement (the ordinary
-bootstrap) is not used: its duplicates sit at distance 0 from each other, which empties the neighbour
-balls and makes every copy of a duplicate non-authentic.
-
-Authenticity: :math:`\hat s_- = \hat s_+`, the half-sample variance extrapolated with quarter-samples
-(its pair interactions make halves overstate it). IPα and IRβ fold a signed deviation curve,
-:math:`T = 1 - 2 \int |D(a)|\,da` with :math:`D(a) = P(a) - a`; the half-samples give the covariance of
-the signed curve right (it is an average) but the spread of :math:`\int |D_h|` wrong near the diagonal:
-:math:`|D + E|` varies more than :math:`|D|` when :math:`E[D] = 0`, and least when T came out high by
-chance. So :math:`\hat s_-` is the larger of the half-sample spread and that of the linearised score
-(no folding), and :math:`\hat s_+` comes from Gaussian curves :math:`N(t D, \Sigma)` (Σ the half-sample
-covariance) at the smallest t for which the observed deviation is not above their upper quantile,
-bounded by the spread at :math:`t = 0` below and the half-sample spread above
-(:func:`_folded_spreads`; measurements in ``docs/auditing.md``).
+assume. For the nonlinear part of a score (neighbour interactions) it overstates the variance somewhat,
+which errs on the safe side. The interval is normal: :math:`T \pm z_{(1+\text{level})/2}\,\hat s`, with
+:math:`\hat s` the standard deviation of the replicate scores, clipped to the score's range. It always
+holds the estimate. Resampling *with* replacement (the ordinary bootstrap) is not used: its duplicates
+sit at distance 0 from each other, which empties the neighbour balls and makes every copy of a duplicate
+non-authentic.
 
 A copying generator ties each copy to its training sample; a copy drawn without its original would no
 longer be a copy, so the real half-set holds the originals of the drawn exact copies (distance 0) and a
@@ -69,12 +60,6 @@ __all__ = ["INTERVAL_KEYS", "bootstrap_confidence_intervals"]
 # lists, 1e-7 at k = 5 with 96 real neighbours (half-sets: far less). Misses fall back to an exact search.
 _REAL_LIST = 96
 _CROSS_LIST = 48
-# Thresholds at which the "paper" protocol's deviation curves are kept for the folded variance.
-_CURVE_POINTS = 128
-# Gaussian deviation curves per score, and the path μ = t D (t in [0, _SCALE_MAX]), for the upper bound.
-_FOLD_DRAWS = 1000
-_SCALE_STEPS = 16
-_SCALE_MAX = 1.5
 # Elements of one working block (float64 distance rows, gathered list flags): about 32 MB at most.
 _BLOCK_ELEMENTS = 2**22
 
@@ -322,37 +307,15 @@ def _quantile_rows(sorted_values: Tensor, q: Tensor) -> Tensor:
     return torch.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
-def _curve_grid(protocol: str, num_thresholds: int, device: torch.device) -> tuple[Tensor, float]:
-    """Thresholds at which the signed deviation curves are kept, and ``w`` with score ``1 - w Σ |D|``.
-
-    "paper" integrates exactly; its curves are kept at the midpoints of ``_CURVE_POINTS`` equal cells
-    (a midpoint sum of the same integral, for the variance only). The other protocols use their own grid.
-    """
+def _score_rows(values: Tensor, sorted_reference: Tensor, total: int, protocol: str, num_thresholds: int) -> Tensor:
+    """IPα or IRβ of each row: ``values`` (inf: never counts) against the row's reference distances."""
     if protocol == "paper":
-        grid = (torch.arange(_CURVE_POINTS, dtype=torch.float64, device=device) + 0.5) / _CURVE_POINTS
-        return grid, 2.0 / _CURVE_POINTS
-    grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64, device=device)
-    return grid, grid_weight(protocol, grid)
-
-
-def _score_rows(
-    values: Tensor, sorted_reference: Tensor, total: int, protocol: str, num_thresholds: int
-) -> tuple[Tensor, Tensor]:
-    """IPα or IRβ of each row: ``values`` (inf: never counts) against the row's reference distances.
-
-    Also returns each row's signed deviation curve ``D(a) = curve(a) - a`` on :func:`_curve_grid`: (B, G).
-    """
-    grid, _ = _curve_grid(protocol, num_thresholds, values.device)
-    if protocol == "paper":
-        sample_levels = _levels_rows(values, sorted_reference)
-        share = torch.searchsorted(
-            torch.sort(sample_levels, dim=1).values, grid.expand(values.shape[0], -1).contiguous(), right=True
-        )
-        return 1.0 - 2.0 * _deviation_rows(sample_levels), share.to(torch.float64) / total - grid
+        return 1.0 - 2.0 * _deviation_rows(_levels_rows(values, sorted_reference))
+    grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64, device=values.device)
     radii = _quantile_rows(sorted_reference, grid)
     counts = torch.searchsorted(torch.sort(values, dim=1).values, radii, right=True)
-    deviation = counts.to(torch.float64) / total - grid
-    return 1.0 - grid_weight(protocol, grid) * deviation.abs().sum(dim=1), deviation
+    curve = counts.to(torch.float64) / total
+    return 1.0 - grid_weight(protocol, grid) * (curve - grid).abs().sum(dim=1)
 
 
 def _center_distances(points: Tensor, norms: Tensor, shift: Tensor) -> Tensor:
@@ -378,12 +341,8 @@ def _authenticity_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tenso
     return (s2r > nnd_1_full.gather(1, s2r_index)).to(torch.float64).mean(dim=1)
 
 
-def _replicate_scores(
-    plan: _Plan, real_index: Tensor, synthetic_index: Tensor, curves: bool = False
-) -> Tensor | tuple[Tensor, Tensor]:
+def _replicate_scores(plan: _Plan, real_index: Tensor, synthetic_index: Tensor) -> Tensor:
     """(IPα, IRβ, A) of each half-set pair: ``real_index`` (B, n') and ``synthetic_index`` (B, m'), ascending.
-
-    With ``curves``, also the signed deviation curves of IPα and IRβ on :func:`_curve_grid`: (B, 2, G).
 
     The scores are those of :func:`alpha_precision_beta_recall_authenticity` on
     ``(real[real_index[b]], synthetic[synthetic_index[b]])`` (centre distances by the centred expansion,
@@ -404,7 +363,7 @@ def _replicate_scores(
     else:
         real_radii = plan.real_to_center.sqrt()[real_index]
         synthetic_radii = plan.synthetic_to_center.sqrt()[synthetic_index]  # type: ignore[union-attr]
-    alpha_precision, alpha_curve = _score_rows(
+    alpha_precision = _score_rows(
         synthetic_radii, torch.sort(real_radii, dim=1).values, m_half, plan.protocol, plan.num_thresholds
     )
 
@@ -431,7 +390,7 @@ def _replicate_scores(
     matched = own.gather(1, r2s_index)
     in_ball = r2s <= nnd_k
     reference = own.gather(1, synthetic_index) if plan.protocol == "paper" else matched
-    beta_recall, beta_curve = _score_rows(
+    beta_recall = _score_rows(
         torch.where(in_ball, matched, math.inf),
         torch.sort(reference, dim=1).values,
         n_half,
@@ -442,8 +401,7 @@ def _replicate_scores(
     # Authenticity: NND_1 of the nearest real sample, looked up by its index.
     nnd_1_full = torch.zeros(batch, n, dtype=torch.float64, device=device).scatter_(1, real_index, nnd_1)
     authenticity = (s2r > nnd_1_full.gather(1, s2r_index)).to(torch.float64).mean(dim=1)
-    scores = torch.stack([alpha_precision, beta_recall, authenticity], dim=1)
-    return (scores, torch.stack([alpha_curve, beta_curve], dim=1)) if curves else scores
+    return torch.stack([alpha_precision, beta_recall, authenticity], dim=1)
 
 
 def _draw_halves(size: int, half: int, rows: int, generator: torch.Generator, device: torch.device) -> Tensor:
@@ -480,28 +438,9 @@ def _draw_pairs(plan: _Plan, n_sub: int, m_sub: int, rows: int, generator: torch
     return real_member.nonzero()[:, 1].view(rows, n_sub).to(device), synthetic_index
 
 
-def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int) -> tuple[Tensor, Tensor]:
-    """Scores (num_resamples, 3) (IPα, IRβ, A) and deviation curves (num_resamples, 2, G) of IPα and IRβ
-    on random 1/``fraction`` subsets of both sets."""
-    n, m = plan.real.shape[0], plan.synthetic.shape[0]
-    n_sub, m_sub = n // fraction, m // fraction
-    generator = torch.Generator().manual_seed(seed)
-    width = n_sub * plan.real_lists.neighbor.shape[1] + (n_sub + m_sub) * plan.real_to_synthetic.neighbor.shape[1]
-    rows = max(1, _BLOCK_ELEMENTS // max(width, n + m))
-    scores, curves = [], []
-    done = 0
-    while done < num_resamples:
-        block = min(rows, num_resamples - done)
-        real_index, synthetic_index = _draw_pairs(plan, n_sub, m_sub, block, generator)
-        block_scores, block_curves = _replicate_scores(plan, real_index, synthetic_index, curves=True)
-        scores.append(block_scores)
-        curves.append(block_curves)
-        done += block
-    return torch.cat(scores), torch.cat(curves)
-
-
-def _authenticity_replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int) -> Tensor:
-    """(num_resamples,) authenticities of random 1/``fraction`` subsets of both sets."""
+def _replicates(plan: _Plan, num_resamples: int, seed: int, fraction: int, only_authenticity: bool = False) -> Tensor:
+    """(num_resamples, 3) scores (IPα, IRβ, A) of random 1/``fraction`` subsets of both sets ((num_resamples,)
+    authenticities with ``only_authenticity``)."""
     n, m = plan.real.shape[0], plan.synthetic.shape[0]
     n_sub, m_sub = n // fraction, m // fraction
     generator = torch.Generator().manual_seed(seed)
@@ -512,7 +451,8 @@ def _authenticity_replicates(plan: _Plan, num_resamples: int, seed: int, fractio
     while done < num_resamples:
         block = min(rows, num_resamples - done)
         real_index, synthetic_index = _draw_pairs(plan, n_sub, m_sub, block, generator)
-        out.append(_authenticity_scores(plan, real_index, synthetic_index))
+        scores = _authenticity_scores if only_authenticity else _replicate_scores
+        out.append(scores(plan, real_index, synthetic_index))
         done += block
     return torch.cat(out)
 
@@ -525,94 +465,44 @@ def _check_half_sizes(n: int, m: int, k: int) -> None:
         )
 
 
-def _full_curves(plan: _Plan) -> Tensor:
-    """The signed deviation curves of IPα and IRβ on the full sets: (2, G)."""
-    device = plan.real.device
-    real_index = torch.arange(plan.real.shape[0], device=device).unsqueeze(0)
-    synthetic_index = torch.arange(plan.synthetic.shape[0], device=device).unsqueeze(0)
-    _, curves = _replicate_scores(plan, real_index, synthetic_index, curves=True)
-    return curves[0]
+def _standard_errors(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
+    """Standard errors of (IPα, IRβ, A): half-sample variances, for A extrapolated with quarter-samples.
 
-
-def _folded_spreads(
-    curve: Tensor, replicates: Tensor, weight: float, z: float, level: float, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """Lower and upper standard errors of ``1 - w Σ |D|`` (IPα or IRβ) from its deviation curves.
-
-    ``curve`` (G,) is ``D`` on the full sets, ``replicates`` (B, G) on the half-sets. The score folds ``D``
-    at 0, which the half-sample spread of ``Σ |D_h|`` gets wrong where ``D`` is near 0: ``D_h`` is ``D``
-    plus a perturbation, and ``|D + E|`` varies more than ``|D|`` does when ``E[D]`` is 0 (a scalar: σ² on
-    average against (1 - 2/π) σ²), so that spread overstates the variance on the diagonal, and it is
-    smallest exactly when the score came out high by chance (its curve closer to 0), which leaves the
-    lower side short. The half-sample covariance of the *signed* curves is right (they are averages), so:
-
-    - lower side: the larger of the half-sample spread and the spread of the linearised score
-      ``Σ sign(D) D_h`` (no folding: the score's variance if ``E[D]`` kept the sign of ``D``);
-    - upper side: ``D ~ N(μ, Σ)`` with Σ the half-sample covariance, along the path ``μ = t D``
-      (t ≥ 0; t = 0 is a perfect generator). The smallest t at which ``Σ |D|`` is not above the upper
-      quantile of its distribution gives the smallest plausible expected deviation, hence the largest
-      plausible expected score; its distance from the score, over z, is the upper standard error, at
-      least that of ``μ = 0`` (the score's own spread on the diagonal) and at most the half-sample one.
+    For an average the variance over random halves equals the full average's variance. Where pairs of
+    samples interact (authenticity compares a distance with the nearest real sample's own
+    nearest-neighbour distance) the halves overstate it: with ``V_b = c / b - g`` for the variance over
+    subsets of size b (c / b the score's variance at size b, g that of its average over all subsets),
+    ``V_{N/4} - V_{N/2} = 2 c / N`` is the full-size variance whatever the split between the two. This
+    holds for A (its mean barely depends on the size); IPα and IRβ change shape between quarter and half
+    sizes (the k-NN balls and β-quantiles of a quarter-set are too coarse), so they keep the half-sample
+    variance, which is right for their per-sample (linear) part. ``docs/auditing.md`` has the
+    measurements behind this choice.
     """
-    count = replicates.shape[0]
-    deviations = replicates - replicates.mean(dim=0)
-    half = (weight * replicates.abs().sum(dim=1)).std()
-    linear = (weight * (replicates * curve.sign()).sum(dim=1)).std()
-    draws = torch.randn(_FOLD_DRAWS, count, generator=generator, dtype=torch.float64).to(curve.device)
-    gaussian = draws @ deviations / math.sqrt(count - 1)  # (M, G) ~ N(0, Σ)
-    observed = weight * float(curve.abs().sum())
-    steps = torch.linspace(0.0, _SCALE_MAX, _SCALE_STEPS, dtype=torch.float64).tolist()
-    expected, upper = [], []
-    quantile = torch.tensor([0.5 + level / 2.0], dtype=torch.float64, device=curve.device)
-    for t in steps:
-        folded = weight * (t * curve + gaussian).abs().sum(dim=1)
-        if t == 0.0:
-            at_zero = folded.std()
-        expected.append(float(folded.mean()))
-        upper.append(float(torch.quantile(folded, quantile)))
-    # The first t whose upper quantile reaches the observed deviation, interpolated between steps.
-    plausible = expected[-1]
-    for i, value in enumerate(upper):
-        if value >= observed:
-            if i == 0:
-                plausible = expected[0]
-            else:
-                share = (observed - upper[i - 1]) / (value - upper[i - 1])
-                plausible = expected[i - 1] + share * (expected[i] - expected[i - 1])
-            break
-    inverted = torch.tensor((observed - plausible) / z, dtype=torch.float64, device=curve.device)
-    return torch.maximum(half, linear), torch.minimum(half, torch.maximum(at_zero, inverted))
-
-
-def _standard_errors(plan: _Plan, num_resamples: int, seed: int, confidence_level: float) -> tuple[Tensor, Tensor]:
-    """Lower and upper standard errors of (IPα, IRβ, A), each (3,).
-
-    A: half-sample variance extrapolated with quarter-samples (symmetric). For an average the variance
-    over random halves equals the full average's variance. Where pairs of samples interact
-    (authenticity compares a distance with the nearest real sample's own nearest-neighbour distance) the
-    halves overstate it: with ``V_b = c / b - g`` for the variance over subsets of size b (c / b the
-    score's variance at size b, g that of its average over all subsets), ``V_{N/4} - V_{N/2} = 2 c / N``
-    is the full-size variance whatever the split between the two. This holds for A (its mean barely
-    depends on the size); IPα and IRβ change shape between quarter and half sizes (the k-NN balls and
-    β-quantiles of a quarter-set are too coarse), so they use the half-samples only, through their
-    deviation curves (:func:`_folded_spreads`). ``docs/auditing.md`` has the measurements behind this.
-    """
-    seeds = torch.randint(2**62, (3,), generator=torch.Generator().manual_seed(seed)).tolist()
-    scores, curves = _replicates(plan, num_resamples, seeds[0], 2)
-    half = scores.var(dim=0, correction=1)
-    quarter = _authenticity_replicates(plan, num_resamples, seeds[1], 4).var(correction=1)
+    seeds = torch.randint(2**62, (2,), generator=torch.Generator().manual_seed(seed)).tolist()
+    half = _replicates(plan, num_resamples, seeds[0], 2).var(dim=0, correction=1)
+    quarter = _replicates(plan, num_resamples, seeds[1], 4, only_authenticity=True).var(correction=1)
     # Floored against noise: the difference of two variance estimates can come out small or negative.
-    authenticity = torch.maximum((quarter - half[2]) / 2.0, half[2] / 4.0).sqrt()
-    full = _full_curves(plan)
-    _, weight = _curve_grid(plan.protocol, plan.num_thresholds, full.device)
-    z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
-    generator = torch.Generator().manual_seed(seeds[2])
-    lower, upper = [], []
-    for column in range(2):
-        below, above = _folded_spreads(full[column], curves[:, column], weight, z, confidence_level, generator)
-        lower.append(below)
-        upper.append(above)
-    return torch.stack([*lower, authenticity]), torch.stack([*upper, authenticity])
+    half[2] = torch.maximum((quarter - half[2]) / 2.0, half[2] / 4.0)
+    return half.sqrt()
+
+
+def _deviation_bounds(score: Tensor, half_width: Tensor) -> tuple[Tensor, Tensor]:
+    """Bounds of IPα or IRβ from a normal interval for the log of their deviation ``1 - score``.
+
+    The scores are ``1 - 2 ∫ |D|`` for a signed curve D, and the spread of ``∫ |D|`` grows with it: near
+    the diagonal (``E[D]`` ≈ 0) ``∫ |D|`` is a folded, right-skewed quantity whose standard deviation is
+    proportional to its size, and the half-sample standard error is smallest exactly when the score came
+    out high by chance. On the log scale that spread is about constant, so the deviation's interval is
+    ``dev · exp(∓ z SE / dev)``: wider below the score than ``z SE`` and narrower above it (never past 1),
+    and the same as ``score ± z SE`` to first order when the deviation is large against SE. A deviation
+    of exactly 0 (a curve exactly on the grid's diagonal) keeps the plain normal lower bound.
+    """
+    deviation = 1.0 - score
+    if float(deviation) <= 0.0:
+        return score - half_width, score
+    ratio = half_width / deviation
+    # exp may overflow to inf for a tiny deviation: the lower bound is then clipped to the range.
+    return 1.0 - deviation * torch.exp(ratio), 1.0 - deviation * torch.exp(-ratio)
 
 
 def _half_sampling_intervals(
@@ -633,7 +523,7 @@ def _half_sampling_intervals(
     real = real[_canonical_order(real)]
     synthetic = synthetic[_canonical_order(synthetic)]
     plan = _plan(real, synthetic, k, center, protocol, num_thresholds)
-    below, above = _standard_errors(plan, num_resamples, seed, confidence_level)
+    spread = _standard_errors(plan, num_resamples, seed)
     z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
     # The lowest score: 0 for the exact integral; a curve of zeros under a published normalisation.
     grid = torch.linspace(0.0, 1.0, num_thresholds, dtype=torch.float64)
@@ -642,10 +532,14 @@ def _half_sampling_intervals(
     for column, key in enumerate((ALPHA_PRECISION, BETA_RECALL, AUTHENTICITY)):
         value = estimate[key]
         center_value = value.to(torch.float64)
-        down, up = z * below[column].to(center_value.device), z * above[column].to(center_value.device)
+        half_width = z * spread[column].to(center_value.device)
         floor = 0.0 if key == AUTHENTICITY else lowest
-        lower = torch.minimum((center_value - down).clamp(min=floor), center_value)
-        upper = torch.maximum((center_value + up).clamp(max=1.0), center_value)
+        if key == AUTHENTICITY:
+            lower, upper = center_value - half_width, center_value + half_width
+        else:
+            lower, upper = _deviation_bounds(center_value, half_width)
+        lower = torch.minimum(lower.clamp(min=floor), center_value)
+        upper = torch.maximum(upper.clamp(max=1.0), center_value)
         result[f"{key}_lower"], result[f"{key}_upper"] = lower.to(value.dtype), upper.to(value.dtype)
     return result
 
@@ -666,10 +560,9 @@ def bootstrap_confidence_intervals(
 
     The target is the expected score at these sample sizes, with both the real and the synthetic set
     random. Each of ``num_resamples`` replicates recomputes the three scores on half of the real and half
-    of the synthetic samples, drawn without replacement; the interval is the estimate minus and plus the
-    normal quantile times a lower and an upper standard error from the replicates (the variance of a
-    half-sample average is that of the full average; for IPα and IRβ the two sides differ, because the
-    scores fold their curves at the diagonal). Same arguments as
+    of the synthetic samples, drawn without replacement; the interval is the estimate plus or minus the
+    normal quantile times the replicates' standard deviation (the variance of a half-sample average is
+    that of the full average). Same arguments as
     :func:`~faithful.functional.alpha_precision_beta_recall_authenticity`, which returns the same bounds
     with ``confidence_level=``.
 
