@@ -12,11 +12,14 @@ scratch: the centers, the α- and β-radii, the k-NN balls and both nearest-neig
 average of n values the variance of a half-sample's average over random halves is exactly
 :math:`s^2 (1/(n/2) - 1/n) = s^2 / n`, the variance of the full average: no rescaling, no rate to
 assume. For the nonlinear part of a score (neighbour interactions) it overstates the variance somewhat,
-which errs on the safe side. The interval is normal: :math:`T \pm z_{(1+\text{level})/2}\,\hat s`, with
-:math:`\hat s` the standard deviation of the replicate scores, clipped to the score's range. It always
-holds the estimate. Resampling *with* replacement (the ordinary bootstrap) is not used: its duplicates
-sit at distance 0 from each other, which empties the neighbour balls and makes every copy of a duplicate
-non-authentic.
+which errs on the safe side. With :math:`\hat s` the standard error from the replicates (for A, extrapolated
+with quarter-samples: :func:`_standard_errors`) and
+:math:`z = z_{(1+\text{level})/2}`, the interval of authenticity is :math:`A \pm z\,\hat s`; that of IPα
+and IRβ is normal for the log of their deviation :math:`1 - T = 2 \int |D|`:
+:math:`1 - (1 - T)\,e^{\pm z \hat s / (1 - T)}` (:func:`_deviation_bounds` says why). Both are clipped to
+the score's range and always hold the estimate. Resampling *with* replacement (the ordinary bootstrap)
+is not used: its duplicates sit at distance 0 from each other, which empties the neighbour balls and
+makes every copy of a duplicate non-authentic.
 
 A copying generator ties each copy to its training sample; a copy drawn without its original would no
 longer be a copy, so the real half-set holds the originals of the drawn exact copies (distance 0) and a
@@ -562,7 +565,7 @@ def bootstrap_confidence_intervals(
     random. Each of ``num_resamples`` replicates recomputes the three scores on half of the real and half
     of the synthetic samples, drawn without replacement; the interval is the estimate plus or minus the
     normal quantile times the replicates' standard deviation (the variance of a half-sample average is
-    that of the full average). Same arguments as
+    that of the full average), for IPα and IRβ on the scale of the log of their deviation from 1. Same arguments as
     :func:`~faithful.functional.alpha_precision_beta_recall_authenticity`, which returns the same bounds
     with ``confidence_level=``.
 
