@@ -148,6 +148,14 @@ def test_authenticity_interval_has_the_binomial_width():
     assert _half_width(result, "authenticity") == pytest.approx(expected, rel=0.08)
 
 
+def _deviation_standard_error(result, key, z=1.959964):
+    """The standard error behind IPα's or IRβ's bounds: ``dev · exp(∓ z SE / dev)`` with ``dev = 1 - score``."""
+    deviation = 1 - result[key].item()
+    below = deviation * math.log((1 - result[f"{key}_lower"].item()) / deviation) / z
+    above = deviation * math.log(deviation / (1 - result[f"{key}_upper"].item())) / z
+    return below, above
+
+
 def test_alpha_precision_interval_has_the_delta_method_width():
     # Real samples on the unit sphere around a fixed center: every α-radius is 1, so P_α is the share q of
     # synthetic samples inside the sphere for every α, IPα = 1 - 2 ∫ |q - α| dα = 2 q (1 - q), and by the
@@ -165,12 +173,16 @@ def test_alpha_precision_interval_has_the_delta_method_width():
     )
     q = (radius < 1).double().mean().item()
     assert result["alpha_precision"].item() == pytest.approx(2 * q * (1 - q), abs=1e-12)
-    expected = 1.959964 * abs(2 - 4 * q) * math.sqrt(q * (1 - q) / (m - 1))
-    assert _half_width(result, "alpha_precision") == pytest.approx(expected, rel=0.08)
+    expected = abs(2 - 4 * q) * math.sqrt(q * (1 - q) / (m - 1))
+    below, above = _deviation_standard_error(result, "alpha_precision")
+    # A 90% interval would be 16% narrower; Monte Carlo error here is about 3%.
+    assert below == pytest.approx(expected, rel=0.08)
+    assert above == pytest.approx(below, rel=1e-9)
 
 
 def test_width_follows_the_normal_quantile_of_the_level():
-    # Same replicates at two levels: the half-widths are in the ratio of the normal quantiles.
+    # Same replicates at two levels: A's half-widths, and the log-deviation half-widths of IPα and IRβ,
+    # are in the ratio of the normal quantiles.
     real, synthetic = _sets(seed=4, copies=0, duplicates=0)
     wide = alpha_precision_beta_recall_authenticity(real, synthetic, confidence_level=0.95, num_resamples=100)
     narrow = alpha_precision_beta_recall_authenticity(real, synthetic, confidence_level=0.8, num_resamples=100)
@@ -178,8 +190,59 @@ def test_width_follows_the_normal_quantile_of_the_level():
     for key in SCALARS:
         value = wide[key].item()
         if wide[f"{key}_upper"].item() < 1 and wide[f"{key}_lower"].item() > 0:  # not clipped
-            assert _half_width(wide, key) == pytest.approx(ratio * _half_width(narrow, key), rel=1e-5), key
-            assert wide[f"{key}_upper"].item() - value == pytest.approx(value - wide[f"{key}_lower"].item(), abs=1e-6)
+            if key == "authenticity":
+                assert _half_width(wide, key) == pytest.approx(ratio * _half_width(narrow, key), rel=1e-5)
+                assert wide[f"{key}_upper"].item() - value == pytest.approx(
+                    value - wide[f"{key}_lower"].item(), abs=1e-6
+                )
+                continue
+            deviation = 1 - value
+            for side, sign in (("lower", 1), ("upper", -1)):
+                wide_log = sign * math.log((1 - wide[f"{key}_{side}"].item()) / deviation)
+                narrow_log = sign * math.log((1 - narrow[f"{key}_{side}"].item()) / deviation)
+                assert wide_log == pytest.approx(ratio * narrow_log, rel=1e-4), (key, side)
+
+
+def test_deviation_bounds_closed_form():
+    # IPα / IRβ = 0.9 with z SE = 0.05: the deviation 0.1 times exp(-/+ 0.5), so the bounds are
+    # 1 - 0.1 e^0.5 (0.0149 wider below than 0.9 - 0.05) and 1 - 0.1 e^-0.5 (0.0107 narrower above).
+    lower, upper = B._deviation_bounds(torch.tensor(0.9, dtype=torch.float64), torch.tensor(0.05, dtype=torch.float64))
+    assert lower.item() == pytest.approx(1 - 0.1 * math.exp(0.5), abs=1e-12)
+    assert upper.item() == pytest.approx(1 - 0.1 * math.exp(-0.5), abs=1e-12)
+    # Far from 1 it is the normal interval to first order.
+    lower, upper = B._deviation_bounds(torch.tensor(0.2, dtype=torch.float64), torch.tensor(0.01, dtype=torch.float64))
+    assert lower.item() == pytest.approx(0.19, abs=1e-4) and upper.item() == pytest.approx(0.21, abs=1e-4)
+    # A deviation of 0 keeps the normal lower bound; a tiny one sends it to the floor (clipped later).
+    lower, upper = B._deviation_bounds(torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.05, dtype=torch.float64))
+    assert (lower.item(), upper.item()) == (pytest.approx(0.95), 1.0)
+    lower, upper = B._deviation_bounds(
+        torch.tensor(1 - 1e-6, dtype=torch.float64), torch.tensor(0.05, dtype=torch.float64)
+    )
+    assert lower.item() == -math.inf and 1 - 1e-6 <= upper.item() <= 1
+
+
+def test_upper_bounds_of_a_perfect_generator_are_not_inflated(one_thread):
+    # validation/coverage.py's "perfect" cell at n = m = 300, d = 4: the curves lie on the diagonal, where
+    # the symmetric interval score ± z SE of the former method over-covered (0.997 / 0.993 in the full run:
+    # the truth above the upper bound in 0.3% / 1.0% of the repetitions instead of 2.5%; below the lower
+    # bound never, the scores being skewed). The interval on the log of the deviation 1 - score (full run:
+    # 0.970 / 0.973) must miss on the upper side at about the nominal rate: at least 5 of the 240 pooled
+    # cases (expected about 7; the former method: 1 on these seeds), and cover at least 0.9 overall.
+    from validation.coverage import draw
+
+    gen = torch.Generator().manual_seed(5)
+    repetitions = 120
+    above, covered = 0, 0
+    for repetition in range(repetitions):
+        real, synthetic = draw("perfect", 300, 300, 4, gen)
+        result = alpha_precision_beta_recall_authenticity(
+            real, synthetic, confidence_level=0.95, num_resamples=100, seed=repetition
+        )
+        for key, truth in (("alpha_precision", 0.9467), ("beta_recall", 0.9485)):  # the full run's means
+            above += int(result[f"{key}_upper"].item() < truth)
+            covered += int(result[f"{key}_lower"].item() <= truth <= result[f"{key}_upper"].item())
+    assert above >= 5, above
+    assert covered >= 0.9 * 2 * repetitions, covered
 
 
 # ------------------------------------------------------------------------------------ coverage (both sets random)

@@ -94,8 +94,8 @@ def run_cell(cell: tuple[str, int, int, int, int, float]) -> dict:
         "truth": truth.tolist(),
         "coverage": ((lower <= truth) & (truth <= upper)).double().mean(dim=0).tolist(),
         "width": (upper - lower).mean(dim=0).tolist(),
-        # The scores' spread over the repetitions against the mean estimated standard error (width / 2z):
-        # 1 when the half-sampling standard error is right on average.
+        # The mean width against that of score ± z sd, sd the scores' spread over the repetitions (for
+        # authenticity, whose interval is symmetric: the mean estimated standard error over sd).
         "spread_ratio": ((upper - lower).mean(dim=0) / z / estimate.std(dim=0)).tolist(),
         "inside": ((lower <= estimate) & (estimate <= upper)).all().item(),
     }
@@ -104,10 +104,11 @@ def run_cell(cell: tuple[str, int, int, int, int, float]) -> dict:
 def table(rows: list[dict], level: float, num_resamples: int) -> str:
     lines = [
         f"Nominal {level:.0%}, {num_resamples} half-samples per interval; truth = mean score over the cell's "
-        "repetitions. Coverage (mean width) per score; *SE ratio* = mean estimated standard error / "
-        "standard deviation of the scores over the repetitions (IPα, IRβ, A).",
+        "repetitions. Coverage (mean width) per score; *width ratio* = mean width / (2 z sd), sd the "
+        "standard deviation of the scores over the repetitions (IPα, IRβ, A; for the symmetric interval of A "
+        "the mean estimated standard error / sd).",
         "",
-        "| scenario | n = m | d | reps | IPα | IRβ | A | SE ratio | s / rep |",
+        "| scenario | n = m | d | reps | IPα | IRβ | A | width ratio | s / rep |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:

@@ -12,11 +12,14 @@ scratch: the centers, the α- and β-radii, the k-NN balls and both nearest-neig
 average of n values the variance of a half-sample's average over random halves is exactly
 :math:`s^2 (1/(n/2) - 1/n) = s^2 / n`, the variance of the full average: no rescaling, no rate to
 assume. For the nonlinear part of a score (neighbour interactions) it overstates the variance somewhat,
-which errs on the safe side. The interval is normal: :math:`T \pm z_{(1+\text{level})/2}\,\hat s`, with
-:math:`\hat s` the standard deviation of the replicate scores, clipped to the score's range. It always
-holds the estimate. Resampling *with* replacement (the ordinary bootstrap) is not used: its duplicates
-sit at distance 0 from each other, which empties the neighbour balls and makes every copy of a duplicate
-non-authentic.
+which errs on the safe side. With :math:`\hat s` the standard error from the replicates (for A, extrapolated
+with quarter-samples: :func:`_standard_errors`) and
+:math:`z = z_{(1+\text{level})/2}`, the interval of authenticity is :math:`A \pm z\,\hat s`; that of IPα
+and IRβ is normal for the log of their deviation :math:`1 - T = 2 \int |D|`:
+:math:`1 - (1 - T)\,e^{\pm z \hat s / (1 - T)}` (:func:`_deviation_bounds` says why). Both are clipped to
+the score's range and always hold the estimate. Resampling *with* replacement (the ordinary bootstrap)
+is not used: its duplicates sit at distance 0 from each other, which empties the neighbour balls and
+makes every copy of a duplicate non-authentic.
 
 A copying generator ties each copy to its training sample; a copy drawn without its original would no
 longer be a copy, so the real half-set holds the originals of the drawn exact copies (distance 0) and a
@@ -486,6 +489,25 @@ def _standard_errors(plan: _Plan, num_resamples: int, seed: int) -> Tensor:
     return half.sqrt()
 
 
+def _deviation_bounds(score: Tensor, half_width: Tensor) -> tuple[Tensor, Tensor]:
+    """Bounds of IPα or IRβ from a normal interval for the log of their deviation ``1 - score``.
+
+    The scores are ``1 - 2 ∫ |D|`` for a signed curve D, and the spread of ``∫ |D|`` grows with it: near
+    the diagonal (``E[D]`` ≈ 0) ``∫ |D|`` is a folded, right-skewed quantity whose standard deviation is
+    proportional to its size, and the half-sample standard error is smallest exactly when the score came
+    out high by chance. On the log scale that spread is about constant, so the deviation's interval is
+    ``dev · exp(∓ z SE / dev)``: wider below the score than ``z SE`` and narrower above it (never past 1),
+    and the same as ``score ± z SE`` to first order when the deviation is large against SE. A deviation
+    of exactly 0 (a curve exactly on the grid's diagonal) keeps the plain normal lower bound.
+    """
+    deviation = 1.0 - score
+    if float(deviation) <= 0.0:
+        return score - half_width, score
+    ratio = half_width / deviation
+    # exp may overflow to inf for a tiny deviation: the lower bound is then clipped to the range.
+    return 1.0 - deviation * torch.exp(ratio), 1.0 - deviation * torch.exp(-ratio)
+
+
 def _half_sampling_intervals(
     real: Tensor,
     synthetic: Tensor,
@@ -515,8 +537,12 @@ def _half_sampling_intervals(
         center_value = value.to(torch.float64)
         half_width = z * spread[column].to(center_value.device)
         floor = 0.0 if key == AUTHENTICITY else lowest
-        lower = torch.minimum((center_value - half_width).clamp(min=floor), center_value)
-        upper = torch.maximum((center_value + half_width).clamp(max=1.0), center_value)
+        if key == AUTHENTICITY:
+            lower, upper = center_value - half_width, center_value + half_width
+        else:
+            lower, upper = _deviation_bounds(center_value, half_width)
+        lower = torch.minimum(lower.clamp(min=floor), center_value)
+        upper = torch.maximum(upper.clamp(max=1.0), center_value)
         result[f"{key}_lower"], result[f"{key}_upper"] = lower.to(value.dtype), upper.to(value.dtype)
     return result
 
@@ -539,7 +565,7 @@ def bootstrap_confidence_intervals(
     random. Each of ``num_resamples`` replicates recomputes the three scores on half of the real and half
     of the synthetic samples, drawn without replacement; the interval is the estimate plus or minus the
     normal quantile times the replicates' standard deviation (the variance of a half-sample average is
-    that of the full average). Same arguments as
+    that of the full average), for IPα and IRβ on the scale of the log of their deviation from 1. Same arguments as
     :func:`~faithful.functional.alpha_precision_beta_recall_authenticity`, which returns the same bounds
     with ``confidence_level=``.
 
