@@ -332,14 +332,12 @@ class _Tiles:
         width = lower.shape[1]
         return position // width, position % width
 
-    def rows_below(self, lower: Tensor, threshold: Tensor, row_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Positions (i, j) with ``lower[i, j] <= threshold[i]``.
+    def rows_below(self, lower: Tensor, threshold: Tensor, row_min: Tensor) -> tuple[Tensor, Tensor]:
+        """Positions (i, j) with ``lower[i, j] <= threshold[i]`` (``row_min``: the rows' minima).
 
         A row needs a scan only when its minimum passes: with running bounds that is often a small share
         of the rows, and then only their copy is scanned.
         """
-        if row_min is None:  # one compare over the tile is cheaper than a row minimum plus a compare
-            return self._nonzero(lower, threshold.unsqueeze(1))
         hit = torch.nonzero(row_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[0]:
             return self._nonzero(lower, threshold.unsqueeze(1))
@@ -347,10 +345,8 @@ class _Tiles:
         rows, cols = self._nonzero(torch.index_select(lower, 0, hit, out=sub), threshold[hit].unsqueeze(1))
         return hit[rows], cols
 
-    def cols_below(self, lower: Tensor, threshold: Tensor, col_min: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def cols_below(self, lower: Tensor, threshold: Tensor, col_min: Tensor) -> tuple[Tensor, Tensor]:
         """Positions (i, j) with ``lower[i, j] <= threshold[j]`` (see ``rows_below``)."""
-        if col_min is None:
-            return self._nonzero(lower, threshold.unsqueeze(0))
         hit = torch.nonzero(col_min <= threshold).flatten()
         if 2 * hit.numel() >= lower.shape[1]:
             return self._nonzero(lower, threshold.unsqueeze(0))
@@ -379,6 +375,17 @@ class _Tiles:
         side = lower[:, col_start:]
         col_i, col_j = self.cols_below(side, col_cap, _column_min(side))
         return row_i, row_j, col_i, col_j + col_start
+
+    def row_bounds(self, lower: Tensor, r0: int, c0: int) -> Tensor:
+        """Upper bounds on the nearest distance of the tile's rows: each row's minimum, widened by its half-width
+        and the tile's largest column half-width (float32, at most float32's max)."""
+        widest = self.col_widen[c0 : c0 + lower.shape[1]].max()
+        return (lower.amin(dim=1) + (self.row_widen[r0 : r0 + lower.shape[0]] + widest)).clamp_(max=_FLOAT32_MAX)
+
+    def col_bounds(self, lower: Tensor, r0: int, c0: int) -> Tensor:
+        """The same for the tile's columns."""
+        widest = self.row_widen[r0 : r0 + lower.shape[0]].max()
+        return (_column_min(lower) + (self.col_widen[c0 : c0 + lower.shape[1]] + widest)).clamp_(max=_FLOAT32_MAX)
 
     def cap(self, exact: Tensor) -> Tensor:
         """float32 thresholds >= the scaled exact squared distances ``exact`` (and never above float32's max)."""
@@ -820,13 +827,9 @@ def _nearest_caps(tiles: _Tiles, plan: _Plan, workers: int) -> tuple[Tensor, Ten
             r0, c0 = plan.bands[pair[0]], pair[1] * _TILE
             r1, c1 = min(n, r0 + plan.band), min(m, c0 + _TILE)
             lower = scratch.lower(r0, r1, c0, c1)
-            widest = tiles.col_widen[c0:c1].max()
-            found = (lower.amin(dim=1) + (tiles.row_widen[r0:r1] + widest)).clamp_(max=_FLOAT32_MAX)
             # Two pairs may share a band or a tile: a lost update leaves a looser bound, still a bound.
-            row_cap[r0:r1] = torch.minimum(row_cap[r0:r1], found)
-            widest = tiles.row_widen[r0:r1].max()
-            found = (_column_min(lower) + (tiles.col_widen[c0:c1] + widest)).clamp_(max=_FLOAT32_MAX)
-            col_cap[c0:c1] = torch.minimum(col_cap[c0:c1], found)
+            row_cap[r0:r1] = torch.minimum(row_cap[r0:r1], scratch.row_bounds(lower, r0, c0))
+            col_cap[c0:c1] = torch.minimum(col_cap[c0:c1], scratch.col_bounds(lower, r0, c0))
 
     _parallel.map_pieces(bound, pairs, _parallel.num_workers(len(pairs), workers), device)
     return row_cap, col_cap
@@ -854,7 +857,7 @@ def _cross_worker(
     r2s_index = torch.full((n,), -1, dtype=torch.int64, device=device)
     s2r = torch.full((m,), math.inf, dtype=torch.float64, device=device)
     s2r_index = torch.full((m,), -1, dtype=torch.int64, device=device)
-    if initial is not None:
+    if initial is not None:  # every row and column already has a bound
         row_cap, col_cap = initial[0].clone(), initial[1].clone()
     else:
         row_cap = torch.full((n,), _FLOAT32_MAX, dtype=torch.float32, device=device)
@@ -879,10 +882,11 @@ def _cross_worker(
         torch.minimum(row_cap, tiles.cap(r2s), out=row_cap)
         torch.minimum(col_cap, tiles.cap(s2r), out=col_cap)
 
-    seen = set()  # the column tiles whose columns this worker has bounded
+    # The column tiles whose columns this worker has bounded (all of them when the bounds came with ``initial``).
+    seen = set() if initial is None else set(range(0, m, _TILE))
     while (r0 := take()) is not None:
         r1 = min(n, r0 + plan.band)
-        first = True
+        first = initial is None
         for c0, c1, gap in plan.tiles(r0, 0):
             # No pair of the tile can be within its rows' bounds nor its columns': nothing to learn from it.
             if gap > float(row_cap[r0:r1].max()) and gap > float(col_cap[c0:c1].max()):
@@ -891,14 +895,10 @@ def _cross_worker(
             # Before a row (column) has a bound: the tile's minimum, widened by the largest half-width. Later
             # tiles are filtered by the bounds the candidates leave.
             if first:
-                widest = tiles.col_widen[c0:c1].max()
-                row_min = lower.amin(dim=1)
-                torch.minimum(row_cap[r0:r1], row_min + (tiles.row_widen[r0:r1] + widest), out=row_cap[r0:r1])
+                torch.minimum(row_cap[r0:r1], tiles.row_bounds(lower, r0, c0), out=row_cap[r0:r1])
                 first = False
             if c0 not in seen:
-                widest = tiles.row_widen[r0:r1].max()
-                col_min = _column_min(lower)
-                torch.minimum(col_cap[c0:c1], col_min + (tiles.col_widen[c0:c1] + widest), out=col_cap[c0:c1])
+                torch.minimum(col_cap[c0:c1], tiles.col_bounds(lower, r0, c0), out=col_cap[c0:c1])
                 seen.add(c0)
             row_i, row_j, col_i, col_j = tiles.below(lower, row_cap[r0:r1], col_cap[c0:c1])
             row_value, col_value = lower[row_i, row_j], lower[col_i, col_j]
