@@ -14,6 +14,7 @@ import torch
 from faithful import AlphaPrecisionBetaRecallAuthenticity
 from faithful.functional import (
     INTERVAL_KEYS,
+    _kernels,
     alpha_precision_beta_recall_authenticity,
     bootstrap_confidence_intervals,
 )
@@ -24,6 +25,16 @@ if str(ROOT) not in sys.path:  # `validation/` lives at the repository root, out
     sys.path.insert(0, str(ROOT))
 
 SCALARS = ("alpha_precision", "beta_recall", "authenticity")
+
+
+# The compiled kernels (numba) and the torch code must give the same replicates, bit for bit.
+KERNELS = ["torch", pytest.param("compiled", marks=pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba"))]
+
+
+@pytest.fixture
+def use_kernels(monkeypatch, request):
+    monkeypatch.setattr(_kernels, "AVAILABLE", request.param == "compiled")
+    return request.param
 
 
 @pytest.fixture
@@ -68,16 +79,18 @@ def _check_replicates(real, synthetic, protocol, center, fraction, repetitions=6
         assert authenticity[b].item() == expected["authenticity"].item()
 
 
+@pytest.mark.parametrize("use_kernels", KERNELS, indirect=True)
 @pytest.mark.parametrize("protocol", ["paper", "reference", "synthcity"])
 @pytest.mark.parametrize("fixed_center", [False, True])
 @pytest.mark.parametrize("fraction", [2, 4])
-def test_replicate_scores_equal_the_scores_of_the_subsets(protocol, fixed_center, fraction):
+def test_replicate_scores_equal_the_scores_of_the_subsets(use_kernels, protocol, fixed_center, fraction):
     real, synthetic = _sets()
     center = torch.full((4,), 0.3, dtype=torch.float64) if fixed_center else None
     _check_replicates(real, synthetic, protocol, center, fraction)
 
 
-def test_replicates_stay_exact_when_the_lists_run_short(monkeypatch):
+@pytest.mark.parametrize("use_kernels", KERNELS, indirect=True)
+def test_replicates_stay_exact_when_the_lists_run_short(monkeypatch, use_kernels):
     # Lists of 2: most rows find no member in their list (or only an uncertified one) and are searched
     # exhaustively; the scores must not change.
     monkeypatch.setattr(B, "_REAL_LIST", 2)
@@ -95,8 +108,9 @@ def test_replicates_far_from_the_origin_with_near_copies():
     _check_replicates(real + shift, synthetic + shift, "paper", None, 2, repetitions=4)
 
 
+@pytest.mark.parametrize("use_kernels", KERNELS, indirect=True)
 @pytest.mark.parametrize("exclude_self", [False, True])
-def test_neighbor_lists_against_brute_force(exclude_self):
+def test_neighbor_lists_against_brute_force(use_kernels, exclude_self):
     gen = torch.Generator().manual_seed(2)
     points = torch.randn(90, 5, generator=gen, dtype=torch.float64) * 3 + 50
     others = points.clone() if exclude_self else torch.randn(70, 5, generator=gen, dtype=torch.float64) * 3 + 50
@@ -119,6 +133,18 @@ def test_neighbor_lists_against_brute_force(exclude_self):
         unlisted = torch.ones(row.numel(), dtype=torch.bool)
         unlisted[listed] = False
         assert bool((row[unlisted] >= lists.cut[i]).all()), i
+
+
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba")
+@pytest.mark.parametrize("protocol", ["paper", "synthcity"])
+def test_intervals_are_the_same_with_and_without_the_compiled_kernels(monkeypatch, protocol):
+    real, synthetic = _sets(n=300, m=260, d=6, seed=7)
+    compiled = bootstrap_confidence_intervals(real, synthetic, protocol=protocol, num_resamples=40)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    plain = bootstrap_confidence_intervals(real, synthetic, protocol=protocol, num_resamples=40)
+    assert compiled.keys() == plain.keys()
+    for key in compiled:
+        assert torch.equal(compiled[key], plain[key]), key
 
 
 # ------------------------------------------------------------------ closed-form variances (catch a halved tail)

@@ -120,6 +120,57 @@ def test_compiled_merge_keeps_the_k_smallest(monkeypatch, dtype):
     assert torch.equal(compiled, plain)
 
 
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba")
+@pytest.mark.parametrize("dim", [0, 1, 2, 3, 5, 8, 13, 64, 100, 257])
+@pytest.mark.parametrize(
+    "dtypes", [(torch.float32, torch.float32), (torch.float64, torch.float64), (torch.float32, torch.float64)]
+)
+def test_compiled_pair_distances_have_the_same_bits(monkeypatch, dim, dtypes):
+    gen = torch.Generator().manual_seed(dim)
+    a = (1e3 + torch.randn(50, dim, generator=gen, dtype=torch.float64)).to(dtypes[0])
+    b = (1e3 + torch.randn(40, dim, generator=gen, dtype=torch.float64)).to(dtypes[1])
+    a_index, b_index = torch.randint(50, (300,), generator=gen), torch.randint(40, (300,), generator=gen)
+    compiled = neighbors._pair_distances(a, a_index, b, b_index)
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    assert torch.equal(compiled, neighbors._pair_distances(a, a_index, b, b_index))
+    # and the float64 truth, up to the rounding of a sum
+    exact = (a[a_index].double() - b[b_index].double()).square().sum(dim=1)
+    assert torch.allclose(compiled, exact, rtol=1e-13, atol=0)
+
+
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba")
+@pytest.mark.parametrize(("cols", "k"), [(2000, 96), (2000, 48), (300, 96), (100, 96), (97, 96), (50, 1), (7, 7)])
+@pytest.mark.parametrize("values", ["random", "ties", "sorted"])
+def test_compiled_selection_finds_the_k_smallest(cols, k, values):
+    gen = torch.Generator().manual_seed(cols + k)
+    x = torch.randn(30, cols, generator=gen)
+    if values == "ties":
+        x = torch.randint(0, 5, (30, cols), generator=gen).to(torch.float32)
+    elif values == "sorted":  # neighbours side by side, as in spatial order
+        x = torch.sort(x, dim=1, descending=True).values
+    x[torch.arange(min(30, cols)), torch.arange(min(30, cols))] = float("inf")  # self entries
+    value, index = _kernels.smallest(x, k)
+    assert value.shape == index.shape == (30, k)
+    assert torch.equal(x.gather(1, index), value)  # values at the indices
+    assert all(len(set(row)) == k for row in index.tolist())  # k distinct entries
+    assert torch.equal(torch.sort(value, dim=1).values, torch.topk(x, k, dim=1, largest=False).values)
+
+
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba")
+def test_compiled_list_scan_finds_the_ranked_members():
+    gen = torch.Generator().manual_seed(6)
+    neighbor = torch.stack([torch.randperm(80, generator=gen)[:20] for _ in range(60)])
+    member = torch.rand(3, 80, generator=gen) < 0.3
+    rows = torch.randint(60, (3, 25), generator=gen)
+    position, found = _kernels.list_members(neighbor, rows, member, (1, 3))
+    for b in range(3):
+        for i in range(25):
+            inside = [q for q, other in enumerate(neighbor[rows[b, i]].tolist()) if member[b, other]]
+            for r, rank in enumerate((1, 3)):
+                assert bool(found[b, i, r]) == (len(inside) >= rank)
+                assert int(position[b, i, r]) == (inside[rank - 1] if len(inside) >= rank else 0)
+
+
 def test_numba_can_be_switched_off_by_the_environment():
     code = "from faithful.functional import _kernels; print(_kernels.AVAILABLE)"
     env = {**os.environ, "FAITHFUL_NO_NUMBA": "1"}

@@ -1,4 +1,4 @@
-"""A compiled candidate filter for the tiled search (optional: used when numba is installed).
+"""Compiled kernels for the tiled search and the intervals (optional: used when numba is installed).
 
 After a tile's matrix product, the search needs the positions whose lower bound is within their row's bound
 and those within their column's bound. In torch that is a row minimum, a column minimum, comparisons and
@@ -6,6 +6,11 @@ and those within their column's bound. In torch that is a row minimum, a column 
 operations, each holding Python's GIL between kernels, so two worker threads get in each other's way. Compiled,
 it is one vectorised counting pass and a short scan of the rows and columns that counted, run without the GIL.
 The results are the same positions (the caller re-checks every candidate exactly either way).
+
+The exact distances of candidate pairs (:func:`pair_distances`) are bit for bit those of the torch code (the same
+float64 operations in the same order), in one pass without the gathered copies; :func:`smallest` selects each
+row's k smallest entries by a selection on the few entries that can be among them;
+:func:`list_members` walks the intervals' neighbour lists for the members of a half-set.
 
 ``pip install lightning-faithful[fast]`` installs numba; without it the torch filter runs. The first use in a
 process compiles the filter (about a second; cached on disk where numba can write its cache).
@@ -24,7 +29,7 @@ try:  # optional dependency
 except ImportError:  # pragma: no cover - exercised by the tests through AVAILABLE
     numba = None  # type: ignore[assignment]
 
-__all__ = ["AVAILABLE", "below", "merge_smallest"]
+__all__ = ["AVAILABLE", "below", "list_members", "merge_smallest", "pair_distances", "smallest"]
 
 #: Whether the compiled filter is used (numba installed, and not switched off with FAITHFUL_NO_NUMBA=1).
 AVAILABLE = numba is not None and os.environ.get("FAITHFUL_NO_NUMBA", "") not in ("1", "true", "yes")
@@ -91,9 +96,154 @@ def _merge_smallest(best: np.ndarray, points: np.ndarray, values: np.ndarray) ->
             row[at] = value
 
 
+def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: np.ndarray) -> np.ndarray:
+    """``|a[a_index[p]] - b[b_index[p]]|^2`` in float64, summed in the order of ``neighbors._tree_sum_``.
+
+    Halves of a (virtually) zero-padded power-of-two width are added in place: the same roundings in the same
+    order as the torch code, so equal pairs give equal bits whichever code computed them.
+    """
+    pairs, dim = a_index.size, a.shape[1]
+    out = np.zeros(pairs, np.float64)
+    if dim == 0:
+        return out
+    size = 1
+    while size < dim:
+        size *= 2
+    work = np.empty(dim, np.float64)
+    for p in range(pairs):
+        left = a[a_index[p]]
+        right = b[b_index[p]]
+        for j in range(dim):
+            diff = np.float64(left[j]) - np.float64(right[j])
+            work[j] = diff * diff
+        width = dim
+        step = size
+        while step > 1:
+            half = step // 2
+            if width > half:
+                for j in range(width - half):
+                    work[j] += work[j + half]
+                width = half
+            step = half
+        out[p] = work[0]
+    return out
+
+
+def _select(work: np.ndarray, size: int, target: int) -> float:
+    """The ``target``-th smallest (from 0) of ``work[:size]``, which is reordered (quickselect, median of three)."""
+    lo, hi = 0, size - 1
+    while lo < hi:
+        a, b, c = work[lo], work[(lo + hi) // 2], work[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        left, right = lo, hi
+        while left <= right:
+            while work[left] < pivot:
+                left += 1
+            while work[right] > pivot:
+                right -= 1
+            if left <= right:
+                work[left], work[right] = work[right], work[left]
+                left += 1
+                right -= 1
+        if target <= right:
+            hi = right
+        elif target >= left:
+            lo = left
+        else:
+            break
+    return work[target]
+
+
+def _smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` smallest entries (values and column indices, in no particular order; ties: leftmost).
+
+    A selection compares and branches at every entry; so it runs on a short list only. The minima of disjoint
+    groups of entries bound the k-th smallest from above (the k-th smallest minimum has k groups, so k entries, at
+    or below it): one branch-free pass computes the minima of 2k groups, a second collects the entries within the
+    bound (about 1.4 k of a random row at k = 96 of 2,000), and the selection runs on those. The groups interleave
+    (entry j in group j mod 2k), as in the tiled search: in spatial order neighbours sit side by side.
+    """
+    rows, cols = values.shape
+    out_value = np.empty((rows, k), values.dtype)
+    out_index = np.empty((rows, k), np.int64)
+    groups = 2 * k if cols >= 8 * k else k  # more groups, a tighter bound: the k-th smallest of their minima
+    group = np.empty(groups, values.dtype)
+    listed = np.empty(cols, values.dtype)
+    position = np.empty(cols, np.int64)
+    work = np.empty(max(cols, groups), values.dtype)
+    full = cols - cols % groups
+    for i in range(rows):
+        row = values[i]
+        bound = np.inf
+        if full >= 2 * groups:
+            for g in range(groups):
+                group[g] = row[g]
+            for base in range(groups, full, groups):
+                for g in range(groups):
+                    value = row[base + g]
+                    group[g] = value if value < group[g] else group[g]
+            work[:groups] = group
+            bound = _select(work, groups, k - 1)
+        size = 0
+        for j in range(cols):  # branch-free: every entry is written, the ones within the bound are kept
+            listed[size] = row[j]
+            position[size] = j
+            size += row[j] <= bound
+        work[:size] = listed[:size]
+        kth = _select(work, size, k - 1)
+        at = 0
+        for q in range(size):
+            if listed[q] < kth:
+                out_value[i, at] = listed[q]
+                out_index[i, at] = position[q]
+                at += 1
+        for q in range(size):  # then entries equal to it, left to right, until there are k
+            if at == k:
+                break
+            if listed[q] == kth:
+                out_value[i, at] = kth
+                out_index[i, at] = position[q]
+                at += 1
+    return out_value, out_index
+
+
+def _list_members(
+    neighbor: np.ndarray, rows: np.ndarray, member: np.ndarray, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``rows[b, i]``, the list position of its r-th listed neighbour with ``member[b, neighbour]``.
+
+    Returns (position, found), each ``(B, R, len(ranks))``: position 0 and found False where the list holds fewer
+    than r members. The scan of a list stops at the largest rank.
+    """
+    batch, count = rows.shape
+    width = neighbor.shape[1]
+    last = ranks.max()
+    position = np.zeros((batch, count, ranks.size), np.int64)
+    found = np.zeros((batch, count, ranks.size), np.bool_)
+    for b in range(batch):
+        inside = member[b]
+        for i in range(count):
+            listed = neighbor[rows[b, i]]
+            seen = 0
+            for q in range(width):
+                if inside[listed[q]]:
+                    seen += 1
+                    for r in range(ranks.size):
+                        if ranks[r] == seen:
+                            position[b, i, r] = q
+                            found[b, i, r] = True
+                    if seen == last:
+                        break
+    return position, found
+
+
 if numba is not None:
     _below_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_below)
     _merge_smallest_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_merge_smallest)
+    _pair_distances_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_pair_distances)
+    _select = numba.njit(nogil=True, cache=True, boundscheck=False)(_select)
+    _list_members_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_list_members)
+    _smallest_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_smallest)
 
 
 def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -105,3 +255,29 @@ def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tens
 def merge_smallest(best: Tensor, points: Tensor, values: Tensor) -> None:
     """The compiled merge on CPU tensors: ``best`` ``(n, k)`` ascending rows, updated in place."""
     _merge_smallest_compiled(best.numpy(), points.contiguous().numpy(), values.to(best.dtype).contiguous().numpy())
+
+
+def pair_distances(a: Tensor, a_index: Tensor, b: Tensor, b_index: Tensor) -> Tensor:
+    """The compiled exact pair distances on CPU tensors (``a``, ``b``: float32 or float64 rows)."""
+    return torch.from_numpy(
+        _pair_distances_compiled(
+            a.contiguous().numpy(), a_index.contiguous().numpy(), b.contiguous().numpy(), b_index.contiguous().numpy()
+        )
+    )
+
+
+def smallest(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The compiled row-wise selection on a CPU tensor: ``(values, indices)`` of each row's k smallest."""
+    value, index = _smallest_compiled(values.contiguous().numpy(), k)
+    return torch.from_numpy(value), torch.from_numpy(index)
+
+
+def list_members(neighbor: Tensor, rows: Tensor, member: Tensor, ranks: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """The compiled list scan of the intervals on CPU tensors (see ``bootstrap._members_in_list``)."""
+    position, found = _list_members_compiled(
+        neighbor.contiguous().numpy(),
+        rows.contiguous().numpy(),
+        member.contiguous().numpy(),
+        np.asarray(ranks, dtype=np.int64),
+    )
+    return torch.from_numpy(position), torch.from_numpy(found)

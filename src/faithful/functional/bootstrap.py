@@ -46,6 +46,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from faithful.functional import _kernels
 from faithful.functional._checks import (
     ALPHA_PRECISION,
     AUTHENTICITY,
@@ -111,7 +112,10 @@ def _neighbor_lists(
         if exclude_self:
             own = torch.arange(s, e, device=device)
             approx[own - s, own] = math.inf
-        value, candidate = torch.topk(approx, k, dim=1, largest=False, sorted=False)
+        if _kernels.AVAILABLE and device.type == "cpu":
+            value, candidate = _kernels.smallest(approx, k)
+        else:
+            value, candidate = torch.topk(approx, k, dim=1, largest=False, sorted=False)
         if k < available:
             bound = slack * (point_norms[s:e].sqrt() + largest_other).square()
             cut[s:e] = value.amax(dim=1).to(torch.float64) - bound
@@ -217,9 +221,13 @@ def _members_in_list(
     """
     width = lists.neighbor.shape[1]
     prefix = min(width, fraction * (2 * max(ranks) + 2))
-    listed = lists.neighbor[rows, :prefix]  # (B, R, prefix)
-    inside = member.gather(1, listed.flatten(1)).view(listed.shape)
-    positions, found = _scan(inside, ranks)
+    if _kernels.AVAILABLE and rows.device.type == "cpu":  # one compiled walk of each list, to its last rank
+        positions, found = _kernels.list_members(lists.neighbor, rows, member, ranks)
+        prefix = width
+    else:
+        listed = lists.neighbor[rows, :prefix]  # (B, R, prefix)
+        inside = member.gather(1, listed.flatten(1)).view(listed.shape)
+        positions, found = _scan(inside, ranks)
     if prefix < width:
         short = (~found.all(dim=-1)).nonzero(as_tuple=True)
         if short[0].numel():
