@@ -29,10 +29,20 @@ try:  # optional dependency
 except ImportError:  # pragma: no cover - exercised by the tests through AVAILABLE
     numba = None  # type: ignore[assignment]
 
-__all__ = ["AVAILABLE", "below", "list_members", "merge_smallest", "pair_distances", "smallest"]
+__all__ = [
+    "AVAILABLE",
+    "FLOAT_DTYPES",
+    "below",
+    "list_members",
+    "merge_smallest",
+    "pair_distances",
+    "smallest",
+]
 
 #: Whether the compiled filter is used (numba installed, and not switched off with FAITHFUL_NO_NUMBA=1).
 AVAILABLE = numba is not None and os.environ.get("FAITHFUL_NO_NUMBA", "") not in ("1", "true", "yes")
+#: Data types the compiled exact distances take (the others go through torch).
+FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def _below(lower: np.ndarray, row_cap: np.ndarray, col_cap: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -97,10 +107,12 @@ def _merge_smallest(best: np.ndarray, points: np.ndarray, values: np.ndarray) ->
 
 
 def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: np.ndarray) -> np.ndarray:
-    """``|a[a_index[p]] - b[b_index[p]]|^2`` in float64, summed in the order of ``neighbors._tree_sum_``.
+    """``|a[a_index[p]] - b[b_index[p]]|^2`` in float64 for every pair p, summed in the order of
+    ``neighbors._tree_sum_``.
 
     Halves of a (virtually) zero-padded power-of-two width are added in place: the same roundings in the same
-    order as the torch code, so equal pairs give equal bits whichever code computed them.
+    order as the torch code, so equal pairs give equal bits whichever code computed them. No row views: each would
+    cost a reference count, as much as a short distance.
     """
     pairs, dim = a_index.size, a.shape[1]
     out = np.zeros(pairs, np.float64)
@@ -111,18 +123,17 @@ def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: 
         size *= 2
     work = np.empty(dim, np.float64)
     for p in range(pairs):
-        left = a[a_index[p]]
-        right = b[b_index[p]]
-        for j in range(dim):
-            diff = np.float64(left[j]) - np.float64(right[j])
-            work[j] = diff * diff
+        i, j = a_index[p], b_index[p]
+        for c in range(dim):
+            diff = np.float64(a[i, c]) - np.float64(b[j, c])
+            work[c] = diff * diff
         width = dim
         step = size
         while step > 1:
             half = step // 2
             if width > half:
-                for j in range(width - half):
-                    work[j] += work[j + half]
+                for c in range(width - half):
+                    work[c] += work[c + half]
                 width = half
             step = half
         out[p] = work[0]
@@ -238,12 +249,13 @@ def _list_members(
 
 
 if numba is not None:
-    _below_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_below)
-    _merge_smallest_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_merge_smallest)
-    _pair_distances_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_pair_distances)
-    _select = numba.njit(nogil=True, cache=True, boundscheck=False)(_select)
-    _list_members_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_list_members)
-    _smallest_compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_smallest)
+    _jit = numba.njit(nogil=True, cache=True, boundscheck=False)
+    _below_compiled = _jit(_below)
+    _merge_smallest_compiled = _jit(_merge_smallest)
+    _pair_distances_compiled = _jit(_pair_distances)
+    _select = _jit(_select)
+    _list_members_compiled = _jit(_list_members)
+    _smallest_compiled = _jit(_smallest)
 
 
 def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -57,8 +57,6 @@ _WIDE_DIM = 256
 _PAIR_ELEMENTS = 2**18
 # Elements of the float64 working copy in `prepare` (2 MB: stays in cache, bounds the temporary memory).
 _ROW_ELEMENTS = 2**18
-# Data types the compiled pair distances take (others: the torch code).
-_COMPILED_DTYPES = (torch.float32, torch.float64)
 # float32 limits used by the filter's bounds.
 _FLOAT32_MAX = torch.finfo(torch.float32).max
 _FLOAT32_TINY = torch.finfo(torch.float32).tiny
@@ -201,7 +199,12 @@ def _pair_distances(a: Tensor, a_index: Tensor, b: Tensor, b_index: Tensor) -> T
 
     On the CPU with numba, one compiled pass (the same bits: :func:`faithful.functional._kernels.pair_distances`).
     """
-    if _kernels.AVAILABLE and a.device.type == "cpu" and a.dtype in _COMPILED_DTYPES and b.dtype in _COMPILED_DTYPES:
+    if (
+        _kernels.AVAILABLE
+        and a.device.type == "cpu"
+        and a.dtype in _kernels.FLOAT_DTYPES
+        and b.dtype in _kernels.FLOAT_DTYPES
+    ):
         return _kernels.pair_distances(a, a_index, b, b_index)
     num_pairs = a_index.numel()
     dim = a.shape[1]
