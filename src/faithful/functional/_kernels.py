@@ -33,6 +33,7 @@ __all__ = [
     "AVAILABLE",
     "FLOAT_DTYPES",
     "below",
+    "grid_query",
     "list_members",
     "merge_smallest",
     "pair_distances",
@@ -138,6 +139,115 @@ def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: 
             step = half
         out[p] = work[0]
     return out
+
+
+def _shell(ring: int, home: np.ndarray, shape: np.ndarray, cells: np.ndarray) -> int:
+    """Write the cells at Chebyshev distance ``ring`` from cell ``home`` (within the grid) to ``cells``; their count."""
+    c0, c1, c2 = home[0], home[1], home[2]
+    n0, n1, n2 = shape[0], shape[1], shape[2]
+    count = 0
+    for i0 in range(max(0, c0 - ring), min(n0 - 1, c0 + ring) + 1):
+        face0 = abs(i0 - c0) == ring
+        for i1 in range(max(0, c1 - ring), min(n1 - 1, c1 + ring) + 1):
+            base = (i0 * n1 + i1) * n2
+            if face0 or abs(i1 - c1) == ring:  # on the shell whatever the third coordinate
+                for i2 in range(max(0, c2 - ring), min(n2 - 1, c2 + ring) + 1):
+                    cells[count] = base + i2
+                    count += 1
+                continue
+            # inside the box on the first two axes: the shell's two faces on the third
+            if c2 - ring >= 0:
+                cells[count] = base + c2 - ring
+                count += 1
+            if ring > 0 and c2 + ring <= n2 - 1:
+                cells[count] = base + c2 + ring
+                count += 1
+    return count
+
+
+def _grid_query(
+    points: np.ndarray,
+    edges: np.ndarray,
+    shape: np.ndarray,
+    start: np.ndarray,
+    order: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    exclude_self: bool,
+    margin: float,
+    out_value: np.ndarray,
+    out_index: np.ndarray,
+) -> None:
+    """The k nearest ``points`` of each ``queries[rows[q]]``, by shells of grid cells (``faithful.functional._grid``).
+
+    ``points`` are stored cell by cell and ``order`` maps them to their indices; d <= 3. After the shell at ring r
+    (the cells at most r away on every axis from the query's cell), every point not yet seen lies beyond an edge of
+    that box on some axis: at least the smallest such gap away. The search stops when the k-th distance is below
+    the square of that gap (less a relative ``margin``), or when no cell is left. Distances are summed in the order
+    of :func:`_pair_distances`, written out: x0 [+ x1] at d <= 2, (x0 + x2) + x1 at d = 3 (no row views or calls
+    in the inner loop: each would cost more than the distance).
+    """
+    k = out_value.shape[1]
+    last = k - 1
+    dim = points.shape[1]
+    home = np.zeros(3, np.int64)
+    cells = np.empty(shape[0] * shape[1] * shape[2], np.int64)
+    best = np.empty(k, np.float64)  # the query's k nearest so far, in (distance, index) order
+    best_index = np.empty(k, np.int64)
+    for q in range(rows.size):
+        row = rows[q]
+        own = row if exclude_self else -1
+        best[:] = np.inf
+        best_index[:] = -1
+        for axis in range(3):
+            home[axis] = 0
+            if axis < dim:
+                home[axis] = np.searchsorted(edges[axis, : shape[axis] - 1], queries[row, axis], side="right")
+        q0 = queries[row, 0]
+        q1 = queries[row, 1] if dim >= 2 else 0.0
+        q2 = queries[row, 2] if dim == 3 else 0.0
+        ring = 0
+        while True:
+            for c in range(_shell(ring, home, shape, cells)):
+                cell = cells[c]
+                for at in range(start[cell], start[cell + 1]):
+                    diff = q0 - points[at, 0]
+                    value = diff * diff
+                    if dim == 3:
+                        diff = q2 - points[at, 2]
+                        value += diff * diff
+                    if dim >= 2:
+                        diff = q1 - points[at, 1]
+                        value += diff * diff
+                    if value > best[last]:
+                        continue
+                    index = order[at]
+                    if (value == best[last] and index >= best_index[last]) or index == own:
+                        continue
+                    slot = last  # insertion into the sorted k (few candidates get this far)
+                    while slot > 0 and (
+                        best[slot - 1] > value or (best[slot - 1] == value and best_index[slot - 1] > index)
+                    ):
+                        best[slot] = best[slot - 1]
+                        best_index[slot] = best_index[slot - 1]
+                        slot -= 1
+                    best[slot] = value
+                    best_index[slot] = index
+            gap = np.inf
+            for axis in range(dim):
+                below = home[axis] - ring - 1
+                if below >= 0:
+                    gap = min(gap, queries[row, axis] - edges[axis, below])
+                above = home[axis] + ring
+                if above <= shape[axis] - 2:
+                    gap = min(gap, edges[axis, above] - queries[row, axis])
+            if gap == np.inf:  # every cell visited
+                break
+            if best[last] < gap * gap * (1.0 - margin):
+                break
+            ring += 1
+        out_value[q] = best
+        out_index[q] = best_index
 
 
 def _select(work: np.ndarray, size: int, target: int) -> float:
@@ -256,6 +366,8 @@ if numba is not None:
     _select = _jit(_select)
     _list_members_compiled = _jit(_list_members)
     _smallest_compiled = _jit(_smallest)
+    _shell = _jit(_shell)
+    _grid_query_compiled = _jit(_grid_query)
 
 
 def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -293,3 +405,20 @@ def list_members(neighbor: Tensor, rows: Tensor, member: Tensor, ranks: tuple[in
         np.asarray(ranks, dtype=np.int64),
     )
     return torch.from_numpy(position), torch.from_numpy(found)
+
+
+def grid_query(
+    points: np.ndarray,
+    edges: np.ndarray,
+    shape: np.ndarray,
+    start: np.ndarray,
+    order: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    exclude_self: bool,
+    margin: float,
+    out_value: np.ndarray,
+    out_index: np.ndarray,
+) -> None:
+    """The compiled shell search of :mod:`faithful.functional._grid` (results written to ``out_*`` in place)."""
+    _grid_query_compiled(points, edges, shape, start, order, queries, rows, exclude_self, margin, out_value, out_index)

@@ -7,6 +7,10 @@ beyond any rounding difference between the tree's arithmetic and the exact one, 
 then no unproposed point can be closer or tie. Rows that fail (ties, duplicates, near-ties) are queried again with
 twice as many neighbours, up to every point.
 
+At d <= 3 with numba installed, the same answers come from a grid of cells instead
+(:mod:`faithful.functional._grid`: exact distances by the same function, no re-check needed); where the points
+crowd into a few cells the grid declines and the tree is built.
+
 Queries run in contiguous row blocks pulled by a small pool of threads (``cKDTree.query`` releases the GIL): a
 thread slowed down by another process on its core simply takes fewer blocks, instead of the whole search waiting
 for it at a barrier.
@@ -24,7 +28,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from faithful.functional import _parallel
+from faithful.functional import _grid, _parallel
 from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
 
 __all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
@@ -39,12 +43,17 @@ class KDTreeIndex(NamedTuple):
     """A k-d tree over a point set, built on a copy scaled by a power of two (exact, keeps squares in range)."""
 
     data: Tensor  #: the caller's points (the exact re-check uses them)
-    tree: cKDTree
+    tree: cKDTree | None  #: None when ``grid`` serves the queries
     scale: float  #: the tree's coordinates are ``data * scale``
+    grid: _grid.Grid | None = None  #: the cells over ``data`` at d <= 3 (numba), else None
 
 
 def build_tree(data: Tensor) -> KDTreeIndex:
-    """Build the tree over ``data`` (``(n, d)``, any floating dtype, on the CPU)."""
+    """Build the index over ``data`` (``(n, d)``, any floating dtype, on the CPU): a grid at d <= 3 where it
+    applies, else the tree."""
+    grid = _grid.build(data)
+    if grid is not None:
+        return KDTreeIndex(data, None, 1.0, grid)
     points = data.detach().to(device="cpu", dtype=torch.float64)
     scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
     if scale != 1.0:
@@ -78,9 +87,12 @@ def _query(
     dist = np.empty((rows.size, num), dtype=np.float64)
     idx = np.empty((rows.size, num), dtype=np.int64)
 
+    tree = index.tree
+    assert tree is not None
+
     def block(start: int) -> None:
         stop = min(rows.size, start + _BLOCK)
-        d, i = index.tree.query(points[rows[start:stop]], k=num, workers=1)
+        d, i = tree.query(points[rows[start:stop]], k=num, workers=1)
         dist[start:stop] = np.asarray(d).reshape(stop - start, num)
         idx[start:stop] = np.asarray(i).reshape(stop - start, num)
 
@@ -110,6 +122,7 @@ def _complete(
     ascending, and indices), stores their exact answer and returns, per row, the scaled exact value that every
     unproposed point must *strictly* exceed (the k-th distance, the nearest distance).
     """
+    assert index.tree is not None
     num_points = index.tree.n
     rel, absolute = _tolerance(index.data.shape[1])
     num = min(first, num_points)
@@ -135,6 +148,11 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
     real = index.data
     n = real.shape[0]
     start, stop = _row_share(rows, n)
+    workers = workers or _parallel.available_threads()
+    if index.grid is not None:
+        share = np.arange(start, stop, dtype=np.int64)
+        return _grid.query(index.grid, real, k, share, True, workers)[0].to(real.device)
+    assert index.tree is not None
     points = index.tree.data
     best = torch.empty(max(0, stop - start), k, dtype=torch.float64)
     scale2 = index.scale * index.scale
@@ -149,13 +167,16 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
         return kth[:, k - 1] * scale2
 
     rows_all = torch.arange(start, stop, dtype=torch.int64)
-    _complete(index, points, rows_all, k + 2, workers or _parallel.available_threads(), resolve)
+    _complete(index, points, rows_all, k + 2, workers, resolve)
     return best.to(real.device)
 
 
 def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
     """Per row of ``query``: the exact squared distance to the nearest indexed point, ties to the smallest index."""
     num = query.shape[0]
+    if index.grid is not None:
+        value, nearest = _grid.query(index.grid, query, 1, np.arange(num, dtype=np.int64), False, workers)
+        return value[:, 0], nearest[:, 0]
     best = torch.empty(num, dtype=torch.float64)
     best_index = torch.empty(num, dtype=torch.int64)
     scale2 = index.scale * index.scale

@@ -1,0 +1,136 @@
+"""Exact nearest neighbours on a grid of cells: the ``kd_tree`` algorithm's path for d <= 3 when numba is installed.
+
+At one to three dimensions a k-d tree spends most of its time walking nodes, while a point's neighbours sit in the
+few cells around it. Here each axis is cut at quantiles of the indexed points (so cells hold a few points each
+whatever the marginal distributions), the points are stored cell by cell, and a query visits the shells of cells
+around its own, ring by ring, until the gap to the cells not yet visited is wider than its k-th distance: nothing
+farther can be closer, nor tie. A query's k nearest are kept in (distance, index) order, so ties go to the smallest
+index, and queries run in cell order, so consecutive queries read the same cells.
+
+Distances are the brute path's exact float64 function (:func:`faithful.functional.neighbors._pair_distances`, the
+same operations in the same order): the same bits. A gap is the difference of two float64 numbers (one rounding),
+and the stopping test keeps a relative margin far wider than that rounding and the distances' own.
+
+Cells are only as good as the points are spread: where they concentrate on a few cells (a line in the plane, many
+ties on one axis), :func:`build` declines and the k-d tree runs instead.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from faithful.functional import _kernels
+
+__all__ = ["MAX_DIM", "Grid", "build", "query"]
+
+#: Dimensions the grid serves (a shell's cells grow like r^(d - 1)).
+MAX_DIM = 3
+# Points per cell aimed at: a query's own cell and the next ring then usually hold its k nearest.
+_PER_CELL = 4
+# Mean number of points in the cell of a point (sum of squared cell counts / points) above which the grid declines:
+# every query would compare with at least that many points, and the tree does better.
+_MAX_LOAD = 24.0
+# Query rows per block (blocks are shared among threads: the kernel runs without the GIL).
+_BLOCK = 4096
+# Relative margin of the stopping test: far above the roundings of a gap (1 u) and of a distance ((d + 2) u).
+_MARGIN = 1e-12
+
+
+class Grid(NamedTuple):
+    """Points sorted into cells cut at quantiles of each axis (float64 copies of the caller's values)."""
+
+    points: np.ndarray  #: (N, d) float64, cell by cell: ``points[i]`` is the caller's point ``order[i]``
+    edges: np.ndarray  #: (3, E) interior cell edges per axis (axis j uses the first ``shape[j] - 1``)
+    shape: np.ndarray  #: (3,) int64 cells per axis (1 for the axes beyond d)
+    start: np.ndarray  #: (cells + 1,) int64: cell c holds ``points[start[c] : start[c + 1]]``
+    order: np.ndarray  #: (N,) int64 the caller's index of each stored point
+
+
+def _cells(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """The linear cell of each point (row-major over the three axes): on an axis, the number of edges <= it."""
+    cell = np.zeros(points.shape[0], dtype=np.int64)
+    for axis in range(3):
+        cell *= shape[axis]
+        if axis < points.shape[1]:
+            cell += np.searchsorted(edges[axis, : shape[axis] - 1], points[:, axis], side="right")
+    return cell
+
+
+def build(data: Tensor) -> Grid | None:
+    """The grid over ``data`` (``(N, d)`` float32 or float64, on the CPU), or None where it does not apply or help.
+
+    A point whose cell coordinate on an axis is c lies in ``[edges[c - 1], edges[c])`` there (unbounded at both
+    ends), so every point, indexed or queried, lies in exactly one cell.
+    """
+    num, dim = data.shape
+    if not _kernels.AVAILABLE or not 1 <= dim <= MAX_DIM or num == 0 or data.dtype not in _kernels.FLOAT_DTYPES:
+        return None
+    points = data.detach().to(device="cpu", dtype=torch.float64).numpy()
+    if not np.isfinite(points).all():
+        return None
+    per_axis = max(1, round((num / _PER_CELL) ** (1.0 / dim)))
+    shape = np.ones(3, dtype=np.int64)
+    edges = np.full((3, max(1, per_axis - 1)), np.inf)
+    positions = (np.arange(1, per_axis) * num) // per_axis
+    for axis in range(dim):
+        column = np.sort(points[:, axis])
+        cuts = np.unique(column[positions])
+        cuts = cuts[cuts > column[0]]  # no empty first cell
+        shape[axis] = cuts.size + 1
+        edges[axis, : cuts.size] = cuts
+    cell = _cells(points, edges, shape)
+    counts = np.bincount(cell, minlength=int(shape.prod()))
+    if float(np.square(counts, dtype=np.float64).sum()) / num > _MAX_LOAD:
+        return None
+    order = np.argsort(cell, kind="stable")
+    start = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    return Grid(np.ascontiguousarray(points[order]), edges, shape, start, order)
+
+
+def query(
+    grid: Grid, queries: Tensor, k: int, rows: np.ndarray, exclude_self: bool, workers: int
+) -> tuple[Tensor, Tensor]:
+    """The ``k`` nearest grid points of ``queries[rows]``: exact squared distances ``(R, k)``, ascending, and indices.
+
+    ``exclude_self``: ``queries`` are the grid's own points and row i is never its own neighbour. Where fewer than
+    k points qualify, the rest is (+inf, -1). ``queries``: float32 or float64, d columns.
+    """
+    points = queries.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
+    by_cell = np.argsort(_cells(points[rows], grid.edges, grid.shape), kind="stable")
+    ordered = rows[by_cell]
+    distance = np.empty((rows.size, k), dtype=np.float64)
+    index = np.empty((rows.size, k), dtype=np.int64)
+
+    def block(begin: int) -> None:
+        end = min(rows.size, begin + _BLOCK)
+        _kernels.grid_query(
+            grid.points,
+            grid.edges,
+            grid.shape,
+            grid.start,
+            grid.order,
+            points,
+            ordered[begin:end],
+            exclude_self,
+            _MARGIN,
+            distance[begin:end],
+            index[begin:end],
+        )
+
+    starts = range(0, rows.size, _BLOCK)
+    threads = max(1, min(workers, len(starts)))
+    if threads == 1:
+        for begin in starts:
+            block(begin)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(block, starts))
+    out_distance, out_index = np.empty_like(distance), np.empty_like(index)
+    out_distance[by_cell], out_index[by_cell] = distance, index  # back in the order of ``rows``
+    return torch.from_numpy(out_distance), torch.from_numpy(out_index)
