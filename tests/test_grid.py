@@ -1,4 +1,4 @@
-"""The ``kd_tree`` algorithm's grid of cells at d <= 3 (numba): exact against the brute force over all pairs, the
+"""The ``kd_tree`` algorithm's grid of cells at d <= 4 (numba): exact against the brute force over all pairs, the
 same bits as the tree, and a clean hand-over to the tree where cells would crowd."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ def _grid_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     lattice2 = torch.randint(0, 6, (300, 2), generator=gen).double()  # duplicates and exact ties everywhere
     lattice3 = torch.randint(0, 4, (300, 3), generator=gen).float()
     far = 1e4 + torch.randn(250, 3, generator=gen, dtype=torch.float64)
+    lattice4 = torch.randint(0, 3, (400, 4), generator=gen).double()
+    far4 = 1e4 + torch.randn(600, 4, generator=gen, dtype=torch.float64)
     return {
         "d = 1": (torch.randn(400, 1, generator=gen), torch.randn(300, 1, generator=gen)),
         "d = 1, ties": (torch.randint(0, 9, (200, 1), generator=gen).float(), torch.randn(90, 1, generator=gen)),
@@ -28,6 +30,9 @@ def _grid_cases() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         # queries far outside the indexed points: their shells grow until every cell is visited
         "d = 2, far queries": (torch.randn(300, 2, generator=gen), torch.randn(60, 2, generator=gen) * 30 + 100),
         "d = 3, far, near-copies": (far, torch.cat([far[:60] + 1e-7 * torch.randn(60, 3, generator=gen), far[60:90]])),
+        "d = 4": (torch.randn(1200, 4, generator=gen), 1.2 * torch.randn(500, 4, generator=gen)),
+        "d = 4, lattice": (lattice4, torch.cat([lattice4[:40], torch.randint(0, 4, (100, 4), generator=gen).double()])),
+        "d = 4, far queries": (far4, torch.randn(50, 4, generator=gen, dtype=torch.float64) * 10 + 1e4 + 30),
         "d = 2, clusters": (
             torch.cat([torch.randn(200, 2, generator=gen) * 0.01 + c for c in (-50.0, 0.0, 50.0)]),
             torch.randn(150, 2, generator=gen) * 20,
@@ -81,7 +86,7 @@ def test_grid_declines_where_cells_would_crowd():
     line = torch.randn(2000, 1, generator=gen).repeat(1, 2)  # every point on the diagonal: a few cells hold all
     assert _grid.build(line) is None
     assert _grid.build(torch.ones(500, 3)) is None  # all identical
-    assert _grid.build(torch.randn(500, 4, generator=gen)) is None  # beyond d = 3: the tree
+    assert _grid.build(torch.randn(500, 5, generator=gen)) is None  # beyond d = 4: the tree
     assert _grid.build(torch.randn(500, 2, generator=gen).half()) is None  # no compiled distance for half
     assert _grid.build(torch.randn(500, 2, generator=gen)) is not None
     # the tree takes over, exactly
@@ -107,3 +112,16 @@ def test_kd_tree_flags_equal_brute_flags_through_the_grid():
     brute = alpha_precision_beta_recall_authenticity(real, synthetic, k=3, sample_level=True, algorithm="brute")
     for key, value in brute.items():
         assert torch.equal(tree[key], value), key
+
+
+@pytest.mark.parametrize("scale", [2.0**600, 2.0**-600])
+def test_grid_where_squares_overflow_or_underflow(scale):
+    # Every distance is inf (or 0): every pair ties, and ties go to the smallest index, as in the brute force.
+    gen = torch.Generator().manual_seed(8)
+    real = torch.randn(80, 2, generator=gen, dtype=torch.float64) * scale
+    synthetic = torch.randn(50, 2, generator=gen, dtype=torch.float64) * scale
+    index = kdtree.build_tree(real)
+    assert index.grid is not None
+    _assert_same(
+        (kdtree.tree_real_knn(index, 2), kdtree.tree_cross_nearest(index, synthetic)), _brute_force(real, synthetic, 2)
+    )

@@ -1,6 +1,6 @@
-"""Exact nearest neighbours on a grid of cells: the ``kd_tree`` algorithm's path for d <= 3 when numba is installed.
+"""Exact nearest neighbours on a grid of cells: the ``kd_tree`` algorithm's path for d <= 4 when numba is installed.
 
-At one to three dimensions a k-d tree spends most of its time walking nodes, while a point's neighbours sit in the
+At one to four dimensions a k-d tree spends most of its time walking nodes, while a point's neighbours sit in the
 few cells around it. Here each axis is cut at quantiles of the indexed points (so cells hold a few points each
 whatever the marginal distributions), the points are stored cell by cell, and a query visits the shells of cells
 around its own, ring by ring, until the gap to the cells not yet visited is wider than its k-th distance: nothing
@@ -28,8 +28,8 @@ from faithful.functional import _kernels
 
 __all__ = ["MAX_DIM", "Grid", "build", "query"]
 
-#: Dimensions the grid serves (a shell's cells grow like r^(d - 1)).
-MAX_DIM = 3
+#: Dimensions the grid serves (a shell's cells grow like r^(d - 1), a query's first box holds 3^d cells).
+MAX_DIM = 4
 # Points per cell aimed at: a query's own cell and the next ring then usually hold its k nearest.
 _PER_CELL = 4
 # Mean number of points in the cell of a point (sum of squared cell counts / points) above which the grid declines:
@@ -45,20 +45,10 @@ class Grid(NamedTuple):
     """Points sorted into cells cut at quantiles of each axis (float64 copies of the caller's values)."""
 
     points: np.ndarray  #: (N, d) float64, cell by cell: ``points[i]`` is the caller's point ``order[i]``
-    edges: np.ndarray  #: (3, E) interior cell edges per axis (axis j uses the first ``shape[j] - 1``)
-    shape: np.ndarray  #: (3,) int64 cells per axis (1 for the axes beyond d)
+    edges: np.ndarray  #: (MAX_DIM, E) interior cell edges per axis (axis j uses the first ``shape[j] - 1``)
+    shape: np.ndarray  #: (MAX_DIM,) int64 cells per axis (1 for the axes beyond d)
     start: np.ndarray  #: (cells + 1,) int64: cell c holds ``points[start[c] : start[c + 1]]``
     order: np.ndarray  #: (N,) int64 the caller's index of each stored point
-
-
-def _cells(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """The linear cell of each point (row-major over the three axes): on an axis, the number of edges <= it."""
-    cell = np.zeros(points.shape[0], dtype=np.int64)
-    for axis in range(3):
-        cell *= shape[axis]
-        if axis < points.shape[1]:
-            cell += np.searchsorted(edges[axis, : shape[axis] - 1], points[:, axis], side="right")
-    return cell
 
 
 def build(data: Tensor) -> Grid | None:
@@ -74,8 +64,8 @@ def build(data: Tensor) -> Grid | None:
     if not np.isfinite(points).all():
         return None
     per_axis = max(1, round((num / _PER_CELL) ** (1.0 / dim)))
-    shape = np.ones(3, dtype=np.int64)
-    edges = np.full((3, max(1, per_axis - 1)), np.inf)
+    shape = np.ones(MAX_DIM, dtype=np.int64)
+    edges = np.full((MAX_DIM, max(1, per_axis - 1)), np.inf)
     positions = (np.arange(1, per_axis) * num) // per_axis
     for axis in range(dim):
         column = np.sort(points[:, axis])
@@ -83,13 +73,9 @@ def build(data: Tensor) -> Grid | None:
         cuts = cuts[cuts > column[0]]  # no empty first cell
         shape[axis] = cuts.size + 1
         edges[axis, : cuts.size] = cuts
-    cell = _cells(points, edges, shape)
-    counts = np.bincount(cell, minlength=int(shape.prod()))
-    if float(np.square(counts, dtype=np.float64).sum()) / num > _MAX_LOAD:
+    start, order = _kernels.cell_sort(points, edges, shape)
+    if float(np.square(np.diff(start), dtype=np.float64).sum()) / num > _MAX_LOAD:
         return None
-    order = np.argsort(cell, kind="stable")
-    start = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=start[1:])
     return Grid(np.ascontiguousarray(points[order]), edges, shape, start, order)
 
 
@@ -102,8 +88,13 @@ def query(
     k points qualify, the rest is (+inf, -1). ``queries``: float32 or float64, d columns.
     """
     points = queries.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
-    by_cell = np.argsort(_cells(points[rows], grid.edges, grid.shape), kind="stable")
-    ordered = rows[by_cell]
+    # Queries in cell order (``ordered``; ``position``: where each one's answer goes).
+    if exclude_self and rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):
+        ordered = grid.order[(grid.order >= rows[0]) & (grid.order < rows[0] + rows.size)]  # the grid's own order
+        position = ordered - rows[0]
+    else:
+        position = _kernels.cell_sort(points[rows], grid.edges, grid.shape)[1]
+        ordered = rows[position]
     distance = np.empty((rows.size, k), dtype=np.float64)
     index = np.empty((rows.size, k), dtype=np.int64)
 
@@ -132,5 +123,5 @@ def query(
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(block, starts))
     out_distance, out_index = np.empty_like(distance), np.empty_like(index)
-    out_distance[by_cell], out_index[by_cell] = distance, index  # back in the order of ``rows``
+    out_distance[position], out_index[position] = distance, index  # back in the order of ``rows``
     return torch.from_numpy(out_distance), torch.from_numpy(out_index)

@@ -33,6 +33,7 @@ __all__ = [
     "AVAILABLE",
     "FLOAT_DTYPES",
     "below",
+    "cell_sort",
     "grid_query",
     "list_members",
     "merge_smallest",
@@ -141,28 +142,80 @@ def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: 
     return out
 
 
-def _shell(ring: int, home: np.ndarray, shape: np.ndarray, cells: np.ndarray) -> int:
-    """Write the cells at Chebyshev distance ``ring`` from cell ``home`` (within the grid) to ``cells``; their count."""
-    c0, c1, c2 = home[0], home[1], home[2]
-    n0, n1, n2 = shape[0], shape[1], shape[2]
+def _cell_sort(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of ``points`` in the grid of ``edges`` / ``shape`` (on an axis: the number of edges at or below the
+    coordinate; row-major over the grid's axes) sorted by a counting sort: ``(start, order)``, cell c holding the
+    points ``order[start[c] : start[c + 1]]`` in index order."""
+    num, dim = points.shape
+    axes = shape.size
+    cell = np.zeros(num, np.int64)
+    for i in range(num):
+        linear = 0
+        for axis in range(axes):
+            linear *= shape[axis]
+            if axis < dim and shape[axis] > 1:
+                # The number of edges <= the coordinate, by a branch-free binary search (conditional moves: a
+                # branch on random coordinates mispredicts half the time).
+                value = points[i, axis]
+                base = 0
+                size = shape[axis] - 1
+                while size > 1:
+                    half = size // 2
+                    base = base + half if edges[axis, base + half] <= value else base
+                    size -= half
+                linear += base + (edges[axis, base] <= value)
+        cell[i] = linear
+    start = np.zeros(shape.prod() + 1, np.int64)
+    for i in range(num):
+        start[cell[i] + 1] += 1
+    for c in range(start.size - 1):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(num, np.int64)
+    for i in range(num):
+        order[fill[cell[i]]] = i
+        fill[cell[i]] += 1
+    return start, order
+
+
+def _shell(ring: int, home: np.ndarray, shape: np.ndarray, cells: np.ndarray, at: np.ndarray) -> int:
+    """Write the cells at Chebyshev distance ``ring`` from cell ``home`` (within the grid) to ``cells``; their count.
+
+    An odometer ``at`` runs over the box on all axes but the last; where none of them is on the box's face, only
+    the last axis' two faces belong to the shell.
+    """
+    axes = shape.size
+    last = axes - 1
+    for axis in range(last):
+        at[axis] = max(0, home[axis] - ring)
     count = 0
-    for i0 in range(max(0, c0 - ring), min(n0 - 1, c0 + ring) + 1):
-        face0 = abs(i0 - c0) == ring
-        for i1 in range(max(0, c1 - ring), min(n1 - 1, c1 + ring) + 1):
-            base = (i0 * n1 + i1) * n2
-            if face0 or abs(i1 - c1) == ring:  # on the shell whatever the third coordinate
-                for i2 in range(max(0, c2 - ring), min(n2 - 1, c2 + ring) + 1):
-                    cells[count] = base + i2
-                    count += 1
-                continue
-            # inside the box on the first two axes: the shell's two faces on the third
-            if c2 - ring >= 0:
-                cells[count] = base + c2 - ring
+    while True:
+        base = 0
+        face = False
+        for axis in range(last):
+            base = base * shape[axis] + at[axis]
+            face = face or abs(at[axis] - home[axis]) == ring
+        base *= shape[last]
+        if face:  # on the shell whatever the last coordinate
+            for i in range(max(0, home[last] - ring), min(shape[last] - 1, home[last] + ring) + 1):
+                cells[count] = base + i
                 count += 1
-            if ring > 0 and c2 + ring <= n2 - 1:
-                cells[count] = base + c2 + ring
+        else:  # inside the box on the other axes: the shell's two faces on the last
+            if home[last] - ring >= 0:
+                cells[count] = base + home[last] - ring
                 count += 1
-    return count
+            if ring > 0 and home[last] + ring <= shape[last] - 1:
+                cells[count] = base + home[last] + ring
+                count += 1
+        axis = last - 1  # next position of the odometer
+        while axis >= 0:
+            if at[axis] < min(shape[axis] - 1, home[axis] + ring):
+                at[axis] += 1
+                break
+            at[axis] = max(0, home[axis] - ring)
+            axis -= 1
+        if axis < 0:
+            return count
 
 
 def _grid_query(
@@ -180,45 +233,53 @@ def _grid_query(
 ) -> None:
     """The k nearest ``points`` of each ``queries[rows[q]]``, by shells of grid cells (``faithful.functional._grid``).
 
-    ``points`` are stored cell by cell and ``order`` maps them to their indices; d <= 3. After the shell at ring r
+    ``points`` are stored cell by cell and ``order`` maps them to their indices; d <= 4. After the shell at ring r
     (the cells at most r away on every axis from the query's cell), every point not yet seen lies beyond an edge of
     that box on some axis: at least the smallest such gap away. The search stops when the k-th distance is below
     the square of that gap (less a relative ``margin``), or when no cell is left. Distances are summed in the order
-    of :func:`_pair_distances`, written out: x0 [+ x1] at d <= 2, (x0 + x2) + x1 at d = 3 (no row views or calls
-    in the inner loop: each would cost more than the distance).
+    of :func:`_pair_distances`, written out: x0, x0 + x1, (x0 + x2) + x1, (x0 + x2) + (x1 + x3) at d = 1 to 4 (no
+    row views or calls in the inner loop: each would cost more than the distance).
     """
     k = out_value.shape[1]
     last = k - 1
     dim = points.shape[1]
-    home = np.zeros(3, np.int64)
-    cells = np.empty(shape[0] * shape[1] * shape[2], np.int64)
+    axes = shape.size
+    home = np.zeros(axes, np.int64)
+    at_buffer = np.zeros(axes, np.int64)
+    cells = np.empty(shape.prod(), np.int64)
     best = np.empty(k, np.float64)  # the query's k nearest so far, in (distance, index) order
     best_index = np.empty(k, np.int64)
+    none = np.iinfo(np.int64).max
     for q in range(rows.size):
         row = rows[q]
         own = row if exclude_self else -1
         best[:] = np.inf
-        best_index[:] = -1
-        for axis in range(3):
+        best_index[:] = none  # (inf, none) ranks after every real pair, even one at distance inf
+        for axis in range(axes):
             home[axis] = 0
             if axis < dim:
                 home[axis] = np.searchsorted(edges[axis, : shape[axis] - 1], queries[row, axis], side="right")
         q0 = queries[row, 0]
         q1 = queries[row, 1] if dim >= 2 else 0.0
-        q2 = queries[row, 2] if dim == 3 else 0.0
+        q2 = queries[row, 2] if dim >= 3 else 0.0
+        q3 = queries[row, 3] if dim >= 4 else 0.0
         ring = 0
         while True:
-            for c in range(_shell(ring, home, shape, cells)):
+            for c in range(_shell(ring, home, shape, cells, at_buffer)):
                 cell = cells[c]
                 for at in range(start[cell], start[cell + 1]):
                     diff = q0 - points[at, 0]
                     value = diff * diff
-                    if dim == 3:
+                    if dim >= 3:
                         diff = q2 - points[at, 2]
                         value += diff * diff
                     if dim >= 2:
                         diff = q1 - points[at, 1]
-                        value += diff * diff
+                        square = diff * diff
+                        if dim == 4:
+                            diff = q3 - points[at, 3]
+                            square += diff * diff
+                        value += square
                     if value > best[last]:
                         continue
                     index = order[at]
@@ -247,7 +308,8 @@ def _grid_query(
                 break
             ring += 1
         out_value[q] = best
-        out_index[q] = best_index
+        for slot in range(k):
+            out_index[q, slot] = -1 if best_index[slot] == none else best_index[slot]
 
 
 def _select(work: np.ndarray, size: int, target: int) -> float:
@@ -367,6 +429,7 @@ if numba is not None:
     _list_members_compiled = _jit(_list_members)
     _smallest_compiled = _jit(_smallest)
     _shell = _jit(_shell)
+    _cell_sort_compiled = _jit(_cell_sort)
     _grid_query_compiled = _jit(_grid_query)
 
 
@@ -422,3 +485,8 @@ def grid_query(
 ) -> None:
     """The compiled shell search of :mod:`faithful.functional._grid` (results written to ``out_*`` in place)."""
     _grid_query_compiled(points, edges, shape, start, order, queries, rows, exclude_self, margin, out_value, out_index)
+
+
+def cell_sort(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled counting sort of points into the cells of :mod:`faithful.functional._grid`: ``(start, order)``."""
+    return _cell_sort_compiled(points, edges, shape)

@@ -33,7 +33,7 @@ from faithful.functional._checks import (
 )
 from faithful.functional._parallel import intra_op_threads
 from faithful.functional.bootstrap import _check_half_sizes, _half_sampling_intervals
-from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels
+from faithful.functional.curves import curve_on_grid, deviation_integral, grid_weight, levels, sort_values
 from faithful.functional.kdtree import KDTreeIndex, build_tree, tree_cross_nearest, tree_real_knn
 from faithful.functional.neighbors import (
     CrossNeighbors,
@@ -222,7 +222,7 @@ def _real_statistics(
         scaled_real = _scaled(real, scale)
         origin = scaled_real.to(torch.float64).mean(dim=0)
         c_r = origin if center is None else center * scale
-        center_distances = torch.sort(_center_distances(scaled_real, c_r)).values
+        center_distances = sort_values(_center_distances(scaled_real, c_r))
         prepared, tree = None, None
         if algorithm == "kd_tree":
             tree = build_tree(scaled_real)  # every process builds the whole tree: O(n log n), cheap
@@ -330,7 +330,7 @@ def _score_impl(
     in_ball = neighbors.real_to_synthetic <= stats.knn[:, stats.k - 1]
     # SPEC: the β-support is a quantile over all m synthetic samples; the authors' code (and synthcity) used
     # the n matched ones, which "reference" and "synthcity" reproduce.
-    beta_reference = torch.sort(synthetic_to_own_center if protocol == "paper" else matched).values
+    beta_reference = sort_values(synthetic_to_own_center if protocol == "paper" else matched)
     beta_level = torch.where(in_ball, levels(matched, beta_reference), math.inf)
 
     # Authenticity: strictly farther from the nearest real sample than it is from its own neighbour.

@@ -7,7 +7,7 @@ beyond any rounding difference between the tree's arithmetic and the exact one, 
 then no unproposed point can be closer or tie. Rows that fail (ties, duplicates, near-ties) are queried again with
 twice as many neighbours, up to every point.
 
-At d <= 3 with numba installed, the same answers come from a grid of cells instead
+At d <= 4 with numba installed, the same answers come from a grid of cells instead
 (:mod:`faithful.functional._grid`: exact distances by the same function, no re-check needed); where the points
 crowd into a few cells the grid declines and the tree is built.
 
@@ -45,11 +45,11 @@ class KDTreeIndex(NamedTuple):
     data: Tensor  #: the caller's points (the exact re-check uses them)
     tree: cKDTree | None  #: None when ``grid`` serves the queries
     scale: float  #: the tree's coordinates are ``data * scale``
-    grid: _grid.Grid | None = None  #: the cells over ``data`` at d <= 3 (numba), else None
+    grid: _grid.Grid | None = None  #: the cells over ``data`` at d <= 4 (numba), else None
 
 
 def build_tree(data: Tensor) -> KDTreeIndex:
-    """Build the index over ``data`` (``(n, d)``, any floating dtype, on the CPU): a grid at d <= 3 where it
+    """Build the index over ``data`` (``(n, d)``, any floating dtype, on the CPU): a grid at d <= 4 where it
     applies, else the tree."""
     grid = _grid.build(data)
     if grid is not None:
