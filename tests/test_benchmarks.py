@@ -60,3 +60,13 @@ def test_ddp_benchmark_quick_run_compares_one_and_two_processes():
     assert "| 1,500 | 8 | 1 |" in out and "| 1,500 | 8 | 2 |" in out
     assert "| yes |" in out  # 2 processes gave the 1-process result bit for bit
     assert "Goal: 2 processes x 1 thread" in out
+
+
+def test_grid_benchmark_quick_run_prints_the_table():
+    from faithful.functional import _kernels
+
+    if not _kernels.AVAILABLE:
+        pytest.skip("needs numba")
+    out = _run(str(SCRIPT.parent / "bench_grid.py"), "--quick", "--repeats", "1")
+    assert "| n = m | d | grid (s) | tree (s) | grid / tree |" in out
+    assert out.count("| 500 |") == 3
