@@ -125,3 +125,34 @@ def test_grid_where_squares_overflow_or_underflow(scale):
     _assert_same(
         (kdtree.tree_real_knn(index, 2), kdtree.tree_cross_nearest(index, synthetic)), _brute_force(real, synthetic, 2)
     )
+
+
+@pytest.mark.parametrize("dim", [2, 4])
+def test_queries_far_from_the_cells_are_answered_by_the_tree(monkeypatch, dim):
+    # Far from the points a query's gap to the unvisited cells grows by one cell per ring while its distances stay
+    # large: after a few rings the grid hands it to a tree. Exact either way.
+    gen = torch.Generator().manual_seed(dim)
+    real = torch.randn(4000, dim, generator=gen)
+    synthetic = torch.randn(300, dim, generator=gen)
+    synthetic[:40, 0] += 100.0
+    built = []
+    tree_index = kdtree._tree_index
+    monkeypatch.setattr(kdtree, "_tree_index", lambda data: built.append(data.shape) or tree_index(data))
+    index = kdtree.build_tree(real)
+    assert index.grid is not None and not built
+    _assert_same(
+        (kdtree.tree_real_knn(index, 2), kdtree.tree_cross_nearest(index, synthetic)), _brute_force(real, synthetic, 2)
+    )
+    assert tuple(real.shape) in built  # the far synthetic rows went to a tree over the real samples
+    _, _, done = _grid.query(index.grid, synthetic, 1, np.arange(synthetic.shape[0]), False, 1)
+    assert not done.all()
+
+
+def test_rings_are_limited(monkeypatch):
+    # With no ring beyond the query's own cell every row needs the tree, and the answers do not change.
+    monkeypatch.setattr(_grid, "_MAX_RING", dict.fromkeys(range(1, 5), 0))
+    real, synthetic = _grid_cases()["d = 3, lattice"]
+    index = kdtree.build_tree(real)
+    _assert_same(
+        (kdtree.tree_real_knn(index, 3), kdtree.tree_cross_nearest(index, synthetic)), _brute_force(real, synthetic, 3)
+    )

@@ -35,6 +35,10 @@ _PER_CELL = 4
 # Mean number of points in the cell of a point (sum of squared cell counts / points) above which the grid declines:
 # every query would compare with at least that many points, and the tree does better.
 _MAX_LOAD = 24.0
+# The last ring a query may search, by dimension: a query still unsure after it (far from the points: the cells'
+# gaps grow by one cell per ring, its distances do not) is answered by a tree instead, which prunes by distance.
+# Rings 0..R hold (2R + 1)^d cells: 81, 125 and 625 at d = 2, 3, 4.
+_MAX_RING = {1: 16, 2: 4, 3: 2, 4: 2}
 # Query rows per block (blocks are shared among threads: the kernel runs without the GIL).
 _BLOCK = 4096
 # Relative margin of the stopping test: far above the roundings of a gap (1 u) and of a distance ((d + 2) u).
@@ -81,8 +85,9 @@ def build(data: Tensor) -> Grid | None:
 
 def query(
     grid: Grid, queries: Tensor, k: int, rows: np.ndarray, exclude_self: bool, workers: int
-) -> tuple[Tensor, Tensor]:
-    """The ``k`` nearest grid points of ``queries[rows]``: exact squared distances ``(R, k)``, ascending, and indices.
+) -> tuple[Tensor, Tensor, np.ndarray]:
+    """The ``k`` nearest grid points of ``queries[rows]``: exact squared distances ``(R, k)``, ascending, indices,
+    and whether each row's answer is certain (``(R,)`` bool; the caller answers the others another way).
 
     ``exclude_self``: ``queries`` are the grid's own points and row i is never its own neighbour. Where fewer than
     k points qualify, the rest is (+inf, -1). ``queries``: float32 or float64, d columns.
@@ -97,6 +102,8 @@ def query(
         ordered = rows[position]
     distance = np.empty((rows.size, k), dtype=np.float64)
     index = np.empty((rows.size, k), dtype=np.int64)
+    done = np.empty(rows.size, dtype=np.bool_)
+    max_ring = _MAX_RING[queries.shape[1]]
 
     def block(begin: int) -> None:
         end = min(rows.size, begin + _BLOCK)
@@ -110,8 +117,10 @@ def query(
             ordered[begin:end],
             exclude_self,
             _MARGIN,
+            max_ring,
             distance[begin:end],
             index[begin:end],
+            done[begin:end],
         )
 
     starts = range(0, rows.size, _BLOCK)
@@ -123,5 +132,6 @@ def query(
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(block, starts))
     out_distance, out_index = np.empty_like(distance), np.empty_like(index)
-    out_distance[position], out_index[position] = distance, index  # back in the order of ``rows``
-    return torch.from_numpy(out_distance), torch.from_numpy(out_index)
+    out_done = np.empty_like(done)
+    out_distance[position], out_index[position], out_done[position] = distance, index, done  # in ``rows``' order
+    return torch.from_numpy(out_distance), torch.from_numpy(out_index), out_done

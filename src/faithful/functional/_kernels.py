@@ -228,15 +228,19 @@ def _grid_query(
     rows: np.ndarray,
     exclude_self: bool,
     margin: float,
+    max_ring: int,
     out_value: np.ndarray,
     out_index: np.ndarray,
+    out_done: np.ndarray,
 ) -> None:
     """The k nearest ``points`` of each ``queries[rows[q]]``, by shells of grid cells (``faithful.functional._grid``).
 
     ``points`` are stored cell by cell and ``order`` maps them to their indices; d <= 4. After the shell at ring r
     (the cells at most r away on every axis from the query's cell), every point not yet seen lies beyond an edge of
     that box on some axis: at least the smallest such gap away. The search stops when the k-th distance is below
-    the square of that gap (less a relative ``margin``), or when no cell is left. Distances are summed in the order
+    the square of that gap (less a relative ``margin``), or when no cell is left; ``out_done[q]`` is False where it
+    gave up after ring ``max_ring`` (a query far from the points, or in a thin spot of the cells: the caller asks a
+    tree). Distances are summed in the order
     of :func:`_pair_distances`, written out: x0, x0 + x1, (x0 + x2) + x1, (x0 + x2) + (x1 + x3) at d = 1 to 4 (no
     row views or calls in the inner loop: each would cost more than the distance).
     """
@@ -302,9 +306,9 @@ def _grid_query(
                 above = home[axis] + ring
                 if above <= shape[axis] - 2:
                     gap = min(gap, edges[axis, above] - queries[row, axis])
-            if gap == np.inf:  # every cell visited
-                break
-            if best[last] < gap * gap * (1.0 - margin):
+            done = gap == np.inf or best[last] < gap * gap * (1.0 - margin)  # every cell visited, or certain
+            if done or ring == max_ring:
+                out_done[q] = done
                 break
             ring += 1
         out_value[q] = best
@@ -480,11 +484,27 @@ def grid_query(
     rows: np.ndarray,
     exclude_self: bool,
     margin: float,
+    max_ring: int,
     out_value: np.ndarray,
     out_index: np.ndarray,
+    out_done: np.ndarray,
 ) -> None:
     """The compiled shell search of :mod:`faithful.functional._grid` (results written to ``out_*`` in place)."""
-    _grid_query_compiled(points, edges, shape, start, order, queries, rows, exclude_self, margin, out_value, out_index)
+    _grid_query_compiled(
+        points,
+        edges,
+        shape,
+        start,
+        order,
+        queries,
+        rows,
+        exclude_self,
+        margin,
+        max_ring,
+        out_value,
+        out_index,
+        out_done,
+    )
 
 
 def cell_sort(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

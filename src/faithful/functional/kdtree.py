@@ -54,6 +54,11 @@ def build_tree(data: Tensor) -> KDTreeIndex:
     grid = _grid.build(data)
     if grid is not None:
         return KDTreeIndex(data, None, 1.0, grid)
+    return _tree_index(data)
+
+
+def _tree_index(data: Tensor) -> KDTreeIndex:
+    """The tree over ``data`` (also for the rows a grid could not answer)."""
     points = data.detach().to(device="cpu", dtype=torch.float64)
     scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
     if scale != 1.0:
@@ -149,12 +154,24 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
     n = real.shape[0]
     start, stop = _row_share(rows, n)
     workers = workers or _parallel.available_threads()
-    if index.grid is not None:
-        share = np.arange(start, stop, dtype=np.int64)
-        return _grid.query(index.grid, real, k, share, True, workers)[0].to(real.device)
+    if index.grid is None:
+        return _tree_knn(index, k, torch.arange(start, stop, dtype=torch.int64), workers).to(real.device)
+    share = np.arange(start, stop, dtype=np.int64)
+    best, _, done = _grid.query(index.grid, real, k, share, True, workers)
+    if not done.all():  # rows far from the grid's cells: the tree, which prunes by distance
+        rest = torch.from_numpy(np.flatnonzero(~done))
+        best[rest] = _tree_knn(_tree_index(real), k, rest + start, workers)
+    return best.to(real.device)
+
+
+def _tree_knn(index: KDTreeIndex, k: int, rows: Tensor, workers: int) -> Tensor:
+    """:func:`tree_real_knn` of the real samples ``rows`` (global indices) on the tree: ``(len(rows), k)``."""
     assert index.tree is not None
+    real = index.data
     points = index.tree.data
-    best = torch.empty(max(0, stop - start), k, dtype=torch.float64)
+    best = torch.empty(rows.numel(), k, dtype=torch.float64)
+    position = torch.empty(real.shape[0], dtype=torch.int64)
+    position[rows] = torch.arange(rows.numel())
     scale2 = index.scale * index.scale
 
     def resolve(rows_: Tensor, tree_dist: Tensor, tree_idx: Tensor) -> Tensor:
@@ -163,20 +180,24 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
         exact = _pair_distances(real, point, real, tree_idx.flatten()).view(-1, num)
         exact.masked_fill_(tree_idx == rows_.unsqueeze(1), math.inf)  # self, by index
         kth = exact.sort(dim=1).values[:, :k]
-        best[rows_ - start] = kth
+        best[position[rows_]] = kth
         return kth[:, k - 1] * scale2
 
-    rows_all = torch.arange(start, stop, dtype=torch.int64)
-    _complete(index, points, rows_all, k + 2, workers, resolve)
-    return best.to(real.device)
+    _complete(index, points, rows, k + 2, workers, resolve)
+    return best
 
 
 def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
     """Per row of ``query``: the exact squared distance to the nearest indexed point, ties to the smallest index."""
     num = query.shape[0]
     if index.grid is not None:
-        value, nearest = _grid.query(index.grid, query, 1, np.arange(num, dtype=np.int64), False, workers)
-        return value[:, 0], nearest[:, 0]
+        value, nearest, done = _grid.query(index.grid, query, 1, np.arange(num, dtype=np.int64), False, workers)
+        value, nearest = value[:, 0], nearest[:, 0]
+        if not done.all():  # rows far from the grid's cells: the tree, which prunes by distance
+            rest = torch.from_numpy(np.flatnonzero(~done))
+            tree = _tree_index(index.data)
+            value[rest], nearest[rest] = _nearest(query[rest], _points(query[rest], tree.scale), tree, workers)
+        return value, nearest
     best = torch.empty(num, dtype=torch.float64)
     best_index = torch.empty(num, dtype=torch.int64)
     scale2 = index.scale * index.scale
