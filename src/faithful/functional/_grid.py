@@ -37,8 +37,8 @@ _PER_CELL = 4
 _MAX_LOAD = 24.0
 # The last ring a query may search, by dimension: a query still unsure after it (far from the points: the cells'
 # gaps grow by one cell per ring, its distances do not) is answered by a tree instead, which prunes by distance.
-# Rings 0..R hold (2R + 1)^d cells: 81, 125 and 625 at d = 2, 3, 4.
-_MAX_RING = {1: 16, 2: 4, 3: 2, 4: 2}
+# Rings 0..R hold (2R + 1)^d cells: 289, 343 and 625 at d = 2, 3, 4.
+_MAX_RING = {1: 32, 2: 8, 3: 3, 4: 2}
 # Query rows per block (blocks are shared among threads: the kernel runs without the GIL).
 _BLOCK = 4096
 # Relative margin of the stopping test: far above the roundings of a gap (1 u) and of a distance ((d + 2) u).
