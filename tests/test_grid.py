@@ -144,6 +144,8 @@ def test_queries_far_from_the_cells_are_answered_by_the_tree(monkeypatch, dim):
         (kdtree.tree_real_knn(index, 2), kdtree.tree_cross_nearest(index, synthetic)), _brute_force(real, synthetic, 2)
     )
     assert tuple(real.shape) in built  # the far synthetic rows went to a tree over the real samples
+    kdtree.tree_cross_nearest(index, synthetic)  # the next evaluation: the index keeps that tree
+    assert built.count(tuple(real.shape)) == 1
     _, _, done = _grid.query(index.grid, synthetic, 1, np.arange(synthetic.shape[0]), False, 1)
     assert not done.all()
 

@@ -17,14 +17,13 @@ ties on one axis), :func:`build` declines and the k-d tree runs instead.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from faithful.functional import _kernels
+from faithful.functional import _kernels, _parallel
 
 __all__ = ["MAX_DIM", "Grid", "build", "query"]
 
@@ -123,14 +122,7 @@ def query(
             done[begin:end],
         )
 
-    starts = range(0, rows.size, _BLOCK)
-    threads = max(1, min(workers, len(starts)))
-    if threads == 1:
-        for begin in starts:
-            block(begin)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(block, starts))
+    _parallel.in_blocks(rows.size, _BLOCK, workers, block)
     out_distance, out_index = np.empty_like(distance), np.empty_like(index)
     out_done = np.empty_like(done)
     out_distance[position], out_index[position], out_done[position] = distance, index, done  # in ``rows``' order

@@ -19,6 +19,7 @@ process compiles the filter (about a second; cached on disk where numba can writ
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
@@ -474,37 +475,9 @@ def list_members(neighbor: Tensor, rows: Tensor, member: Tensor, ranks: tuple[in
     return torch.from_numpy(position), torch.from_numpy(found)
 
 
-def grid_query(
-    points: np.ndarray,
-    edges: np.ndarray,
-    shape: np.ndarray,
-    start: np.ndarray,
-    order: np.ndarray,
-    queries: np.ndarray,
-    rows: np.ndarray,
-    exclude_self: bool,
-    margin: float,
-    max_ring: int,
-    out_value: np.ndarray,
-    out_index: np.ndarray,
-    out_done: np.ndarray,
-) -> None:
-    """The compiled shell search of :mod:`faithful.functional._grid` (results written to ``out_*`` in place)."""
-    _grid_query_compiled(
-        points,
-        edges,
-        shape,
-        start,
-        order,
-        queries,
-        rows,
-        exclude_self,
-        margin,
-        max_ring,
-        out_value,
-        out_index,
-        out_done,
-    )
+def grid_query(*arrays: Any) -> None:
+    """The compiled shell search of :mod:`faithful.functional._grid` (the arguments of :func:`_grid_query`)."""
+    _grid_query_compiled(*arrays)
 
 
 def cell_sort(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

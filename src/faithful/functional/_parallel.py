@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import torch
 
-__all__ = ["available_threads", "intra_op_threads", "map_pieces", "num_workers"]
+__all__ = ["available_threads", "in_blocks", "intra_op_threads", "map_pieces", "num_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +85,16 @@ def map_pieces(
     with intra_op_threads(1), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(work, take) for _ in range(workers)]
         return [future.result() for future in futures]
+
+
+def in_blocks(num_rows: int, block: int, workers: int, run: Callable[[int], None]) -> None:
+    """``run(start)`` for every block ``[start, start + block)`` of ``num_rows`` rows, on up to ``workers`` threads
+    pulling blocks as they go (for kernels that release the GIL: cKDTree queries, the compiled grid search)."""
+    starts = range(0, num_rows, block)
+    threads = max(1, min(workers, len(starts)))
+    if threads == 1:
+        for start in starts:
+            run(start)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run, starts))

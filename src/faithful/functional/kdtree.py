@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +45,8 @@ class KDTreeIndex(NamedTuple):
     tree: cKDTree | None  #: None when ``grid`` serves the queries
     scale: float  #: the tree's coordinates are ``data * scale``
     grid: _grid.Grid | None = None  #: the cells over ``data`` at d <= 4 (numba), else None
+    #: with a grid: the tree for the rows it cannot answer, built at the first such row and kept ({"tree": ...})
+    fallback: dict[str, KDTreeIndex] | None = None
 
 
 def build_tree(data: Tensor) -> KDTreeIndex:
@@ -53,8 +54,17 @@ def build_tree(data: Tensor) -> KDTreeIndex:
     applies, else the tree."""
     grid = _grid.build(data)
     if grid is not None:
-        return KDTreeIndex(data, None, 1.0, grid)
+        return KDTreeIndex(data, None, 1.0, grid, {})
     return _tree_index(data)
+
+
+def _fallback_tree(index: KDTreeIndex) -> KDTreeIndex:
+    """The tree over a grid's points, for the rows the grid hands over (built once per index: the metric keeps the
+    real side's index across evaluations)."""
+    assert index.fallback is not None
+    if "tree" not in index.fallback:
+        index.fallback["tree"] = _tree_index(index.data)
+    return index.fallback["tree"]
 
 
 def _tree_index(data: Tensor) -> KDTreeIndex:
@@ -81,10 +91,6 @@ def _tolerance(dim: int) -> tuple[float, float]:
     return 8.0 * (dim + 8) * _U64, 4.0 * (dim + 8) * 2.0**-1000
 
 
-def _threads(workers: int, num_rows: int) -> int:
-    return max(1, min(workers, -(-num_rows // _BLOCK)))
-
-
 def _query(
     index: KDTreeIndex, points: np.ndarray, rows: np.ndarray, num: int, workers: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -101,14 +107,7 @@ def _query(
         dist[start:stop] = np.asarray(d).reshape(stop - start, num)
         idx[start:stop] = np.asarray(i).reshape(stop - start, num)
 
-    starts = range(0, rows.size, _BLOCK)
-    threads = _threads(workers, rows.size)
-    if threads == 1:
-        for start in starts:
-            block(start)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(block, starts))
+    _parallel.in_blocks(rows.size, _BLOCK, workers, block)
     np.square(dist, out=dist)
     return dist, idx
 
@@ -160,7 +159,7 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
     best, _, done = _grid.query(index.grid, real, k, share, True, workers)
     if not done.all():  # rows far from the grid's cells: the tree, which prunes by distance
         rest = torch.from_numpy(np.flatnonzero(~done))
-        best[rest] = _tree_knn(_tree_index(real), k, rest + start, workers)
+        best[rest] = _tree_knn(_fallback_tree(index), k, rest + start, workers)
     return best.to(real.device)
 
 
@@ -195,7 +194,7 @@ def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, worker
         value, nearest = value[:, 0], nearest[:, 0]
         if not done.all():  # rows far from the grid's cells: the tree, which prunes by distance
             rest = torch.from_numpy(np.flatnonzero(~done))
-            tree = _tree_index(index.data)
+            tree = _fallback_tree(index)
             value[rest], nearest[rest] = _nearest(query[rest], _points(query[rest], tree.scale), tree, workers)
         return value, nearest
     best = torch.empty(num, dtype=torch.float64)
