@@ -186,7 +186,7 @@ def _tree_knn(index: KDTreeIndex, k: int, rows: Tensor, workers: int) -> Tensor:
     return best
 
 
-def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
+def _nearest(query: Tensor, index: KDTreeIndex, workers: int) -> tuple[Tensor, Tensor]:
     """Per row of ``query``: the exact squared distance to the nearest indexed point, ties to the smallest index."""
     num = query.shape[0]
     if index.grid is not None:
@@ -195,7 +195,7 @@ def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, worker
         if not done.all():  # rows far from the grid's cells: the tree, which prunes by distance
             rest = torch.from_numpy(np.flatnonzero(~done))
             tree = _fallback_tree(index)
-            value[rest], nearest[rest] = _nearest(query[rest], _points(query[rest], tree.scale), tree, workers)
+            value[rest], nearest[rest] = _nearest(query[rest], tree, workers)
         return value, nearest
     best = torch.empty(num, dtype=torch.float64)
     best_index = torch.empty(num, dtype=torch.int64)
@@ -211,7 +211,8 @@ def _nearest(query: Tensor, query_points: np.ndarray, index: KDTreeIndex, worker
         best_index[rows_] = torch.where(exact == value.unsqueeze(1), tree_idx, big).min(dim=1).values
         return value * scale2
 
-    _complete(index, query_points, torch.arange(num, dtype=torch.int64), 2, workers, resolve)
+    # The tree's coordinates (scaled by its power of two): only the tree path needs them.
+    _complete(index, _points(query, index.scale), torch.arange(num, dtype=torch.int64), 2, workers, resolve)
     return best, best_index
 
 
@@ -249,10 +250,10 @@ def _nearest_share(query: Tensor, rows: slice | None, index: KDTreeIndex, worker
     """:func:`_nearest` for the rows of a contiguous share of ``query``; the other rows get (+inf, -1)."""
     start, stop = _row_share(rows, query.shape[0])
     if (start, stop) == (0, query.shape[0]):
-        return _nearest(query, _points(query, index.scale), index, workers)
+        return _nearest(query, index, workers)
     best = torch.full((query.shape[0],), math.inf, dtype=torch.float64)
     best_index = torch.full((query.shape[0],), -1, dtype=torch.int64)
     if stop > start:
         share = query[start:stop]
-        best[start:stop], best_index[start:stop] = _nearest(share, _points(share, index.scale), index, workers)
+        best[start:stop], best_index[start:stop] = _nearest(share, index, workers)
     return best, best_index
