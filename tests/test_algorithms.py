@@ -57,6 +57,29 @@ def test_brute_worker_threads_match_brute_force_over_all_pairs(monkeypatch, case
         _assert_same(_brute_search(real, synthetic, k, 5, workers), _brute_force(real, synthetic, k))
 
 
+@pytest.mark.parametrize("case", [*_more_cases(), "many ties"])
+def test_tree_queries_in_spatial_order_come_back_to_their_rows(monkeypatch, case):
+    # From _ORDER_MIN_ROWS query rows on (0 here: every query, also the re-queried rows) the tree is queried in
+    # the order of a k-d tree's leaves, in blocks of _BLOCK rows; the answers must land on their own rows.
+    monkeypatch.setattr(kdtree, "_ORDER_MIN_ROWS", 0)
+    monkeypatch.setattr(kdtree, "_BLOCK", 7)
+    orders = []
+    leaf_order = kdtree._blocks.leaf_order
+    monkeypatch.setattr(kdtree._blocks, "leaf_order", lambda points: orders.append(len(points)) or leaf_order(points))
+    if case == "many ties":
+        gen = torch.Generator().manual_seed(8)
+        real = torch.cat([torch.zeros(40, 3), torch.randn(30, 3, generator=gen)])
+        synthetic = torch.cat([torch.zeros(5, 3), torch.randn(20, 3, generator=gen)])
+    else:
+        real, synthetic = _more_cases()[case]
+    # The tree itself (build_tree would answer d <= 4 from the grid).
+    index, synthetic_index = kdtree._tree_index(real), kdtree._tree_index(synthetic)
+    for k in (1, 3):
+        got = kdtree.tree_real_knn(index, k), kdtree.tree_cross_nearest(index, synthetic, synthetic_index)
+        _assert_same(got, _brute_force(real, synthetic, k))
+    assert len(real) in orders and len(synthetic) in orders
+
+
 def test_kd_tree_requeries_rows_with_many_ties():
     # 40 copies of one point: the first query (k + 2 neighbours) cannot see past the ties, so rows are queried
     # again with more neighbours until the answer is certain; ties go to the smallest index.

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-__all__ = ["Layout", "layout", "spatial_order"]
+__all__ = ["Layout", "layout", "leaf_order", "spatial_order"]
 
 # float32 unit roundoff: the search's coordinates are the exact scaled ones rounded to float32.
 _U32 = 2.0**-24
@@ -25,11 +26,16 @@ _U32 = 2.0**-24
 
 def spatial_order(points: Tensor) -> Tensor:
     """A permutation putting ``points`` in the order of a k-d tree's leaves: nearby points get nearby positions."""
-    if points.shape[0] < 2:
-        return torch.arange(points.shape[0], device=points.device)
     array = points.detach().to(device="cpu", dtype=torch.float64).numpy()
+    return torch.from_numpy(leaf_order(array)).to(points.device)
+
+
+def leaf_order(array: np.ndarray) -> np.ndarray:
+    """:func:`spatial_order` of a float64 array ``(n, d)``, as an int64 array."""
+    if array.shape[0] < 2:
+        return np.arange(array.shape[0], dtype=np.int64)
     tree = cKDTree(array, leafsize=32, balanced_tree=False, compact_nodes=False, copy_data=False)
-    return torch.from_numpy(tree.indices.astype("int64")).to(points.device)
+    return tree.indices.astype(np.int64)
 
 
 def _balls(points: Tensor, starts: list[int], size: int) -> tuple[Tensor, Tensor]:

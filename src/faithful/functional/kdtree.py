@@ -27,13 +27,15 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from faithful.functional import _grid, _parallel
+from faithful.functional import _blocks, _grid, _parallel
 from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
 
 __all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
 
 # Rows per query block: large enough to amortise the call, small enough for a dynamic share among threads.
 _BLOCK = 4096
+# Queries from this many rows on run in spatial order (see _query).
+_ORDER_MIN_ROWS = 50_000
 # float64 unit roundoff.
 _U64 = 2.0**-53
 
@@ -100,12 +102,16 @@ def _query(
 
     tree = index.tree
     assert tree is not None
+    # Queried in spatial order, consecutive queries descend the same branches and read the same leaves: at
+    # 200,000 points (beyond the caches) this halves the time; below _ORDER_MIN_ROWS it gains nothing.
+    position = _blocks.leaf_order(points[rows]) if rows.size >= _ORDER_MIN_ROWS else np.arange(rows.size)
 
     def block(start: int) -> None:
         stop = min(rows.size, start + _BLOCK)
-        d, i = tree.query(points[rows[start:stop]], k=num, workers=1)
-        dist[start:stop] = np.asarray(d).reshape(stop - start, num)
-        idx[start:stop] = np.asarray(i).reshape(stop - start, num)
+        where = position[start:stop]
+        d, i = tree.query(points[rows[where]], k=num, workers=1)
+        dist[where] = np.asarray(d).reshape(stop - start, num)
+        idx[where] = np.asarray(i).reshape(stop - start, num)
 
     _parallel.in_blocks(rows.size, _BLOCK, workers, block)
     np.square(dist, out=dist)
