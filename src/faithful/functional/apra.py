@@ -59,9 +59,9 @@ log = logging.getLogger(__name__)
 # force to lose against the tree's O(n log n).
 _KD_TREE_MAX_DIM = 6
 _KD_TREE_MAX_DIM_LARGE = 8
-# The brute force's compiled filter (numba) moves the second crossover up: at d = 8 the tree wins from about
-# 250,000 real samples with it (extrapolated from 20,000 and 100,000), from about 50,000 without.
-_KD_TREE_LARGE_N = {True: 250_000, False: 50_000}
+# The brute force's compiled filter (numba) moves the second crossover up: at d = 8 the tree (queried in spatial
+# order) wins from about 150,000 real samples with it (measured at 100,000 and 200,000), from about 50,000 without.
+_KD_TREE_LARGE_N = {True: 150_000, False: 50_000}
 
 
 def _kd_tree_large_n() -> int:
@@ -496,7 +496,7 @@ def alpha_precision_beta_recall_authenticity(
         seed: seed of the replicates' own generator (with ``confidence_level``).
         algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
             products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
-            250,000 real samples; 50,000 without numba), brute otherwise. Every algorithm returns the same bits;
+            150,000 real samples; 50,000 without numba), brute otherwise. Every algorithm returns the same bits;
             only the time differs.
             The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 
