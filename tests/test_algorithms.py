@@ -14,7 +14,15 @@ import pytest
 import torch
 
 from faithful import AlphaPrecisionBetaRecallAuthenticity, OneClassEmbedding
-from faithful.functional import _kernels, _parallel, alpha_precision_beta_recall_authenticity, apra, kdtree, neighbors
+from faithful.functional import (
+    _ctree,
+    _kernels,
+    _parallel,
+    alpha_precision_beta_recall_authenticity,
+    apra,
+    kdtree,
+    neighbors,
+)
 from faithful.functional._checks import ALGORITHMS, _check_algorithm
 from tests.test_neighbors import _assert_same, _brute_force, _cases
 
@@ -40,11 +48,59 @@ def _brute_search(real: torch.Tensor, synthetic: torch.Tensor, k: int, chunk_siz
     return knn, neighbors.cross_nearest(prepared_real, prepared_synthetic, chunk_size, workers=workers)
 
 
+TREES = ["cKDTree", pytest.param("compiled", marks=pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba"))]
+
+
+@pytest.fixture(params=TREES)
+def tree(request, monkeypatch):
+    """The k-d tree under test: scipy's cKDTree (proposals re-checked exactly) or the compiled one (numba)."""
+    monkeypatch.setattr(_kernels, "AVAILABLE", request.param == "compiled")
+    return request.param
+
+
 @pytest.mark.parametrize("case", list(_more_cases()))
-def test_kd_tree_matches_brute_force_over_all_pairs(case):
+def test_kd_tree_matches_brute_force_over_all_pairs(tree, case):
     real, synthetic = _more_cases()[case]
     for k in (1, 3):
         _assert_same(_tree_search(real, synthetic, k), _brute_force(real, synthetic, k))
+        # The tree itself, also at d <= 4 (where build_tree would answer from the grid with numba).
+        index = kdtree._tree_index(real)
+        assert (index.compiled is not None) == (tree == "compiled" and real.dtype != torch.float16)
+        got = kdtree.tree_real_knn(index, k), kdtree.tree_cross_nearest(index, synthetic, kdtree._tree_index(synthetic))
+        _assert_same(got, _brute_force(real, synthetic, k))
+
+
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="needs numba")
+@pytest.mark.parametrize("leaf_size", [1, 2, 5])
+@pytest.mark.parametrize("case", [*_more_cases(), "many ties"])
+def test_compiled_tree_deep_and_in_blocks_matches_brute_force(monkeypatch, case, leaf_size):
+    # Tiny leaves: deep trees, many boxes touching at tied coordinates (the pruning must keep every tie); query
+    # blocks of 7 rows shared among 3 threads, answers back on their own rows.
+    monkeypatch.setattr(_ctree, "LEAF_SIZE", leaf_size)
+    monkeypatch.setattr(_ctree, "_BLOCK", 7)
+    real, synthetic = _tie_case() if case == "many ties" else _more_cases()[case]
+    index, synthetic_index = kdtree._tree_index(real), kdtree._tree_index(synthetic)
+    if real.dtype == torch.float16:  # no compiled distances for half precision: cKDTree
+        assert index.compiled is None
+        return
+    assert index.compiled is not None
+    built, dim = index.compiled, real.shape[1]
+    for node in np.flatnonzero(built.child < 0):  # leaves of at most leaf_size points, or of identical points
+        low, high = built.box[node, :dim], built.box[node, dim:]
+        assert built.stop[node] - built.start[node] <= leaf_size or np.array_equal(low, high)
+    assert sorted(built.order.tolist()) == list(range(len(real)))
+    for k in (1, 3, 6):
+        k = min(k, len(real) - 1)
+        got = kdtree.tree_real_knn(index, k, workers=3), kdtree.tree_cross_nearest(index, synthetic, synthetic_index, 3)
+        _assert_same(got, _brute_force(real, synthetic, k))
+
+
+def _tie_case() -> tuple[torch.Tensor, torch.Tensor]:
+    """40 copies of one point among 30 others, and 5 more copies among the synthetic samples."""
+    gen = torch.Generator().manual_seed(8)
+    real = torch.cat([torch.zeros(40, 3), torch.randn(30, 3, generator=gen)])
+    synthetic = torch.cat([torch.zeros(5, 3), torch.randn(20, 3, generator=gen)])
+    return real, synthetic
 
 
 @pytest.mark.parametrize("case", list(_more_cases()))
@@ -59,20 +115,16 @@ def test_brute_worker_threads_match_brute_force_over_all_pairs(monkeypatch, case
 
 @pytest.mark.parametrize("case", [*_more_cases(), "many ties"])
 def test_tree_queries_in_spatial_order_come_back_to_their_rows(monkeypatch, case):
-    # From _ORDER_MIN_ROWS query rows on (0 here: every query, also the re-queried rows) the tree is queried in
+    # From _ORDER_MIN_ROWS query rows on (0 here: every query, also the re-queried rows) the cKDTree is queried in
     # the order of a k-d tree's leaves, in blocks of _BLOCK rows; the answers must land on their own rows.
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
     monkeypatch.setattr(kdtree, "_ORDER_MIN_ROWS", 0)
     monkeypatch.setattr(kdtree, "_BLOCK", 7)
     orders = []
     leaf_order = kdtree._blocks.leaf_order
     monkeypatch.setattr(kdtree._blocks, "leaf_order", lambda points: orders.append(len(points)) or leaf_order(points))
-    if case == "many ties":
-        gen = torch.Generator().manual_seed(8)
-        real = torch.cat([torch.zeros(40, 3), torch.randn(30, 3, generator=gen)])
-        synthetic = torch.cat([torch.zeros(5, 3), torch.randn(20, 3, generator=gen)])
-    else:
-        real, synthetic = _more_cases()[case]
-    # The tree itself (build_tree would answer d <= 4 from the grid).
+    real, synthetic = _tie_case() if case == "many ties" else _more_cases()[case]
+    # The tree itself.
     index, synthetic_index = kdtree._tree_index(real), kdtree._tree_index(synthetic)
     for k in (1, 3):
         got = kdtree.tree_real_knn(index, k), kdtree.tree_cross_nearest(index, synthetic, synthetic_index)
@@ -80,16 +132,17 @@ def test_tree_queries_in_spatial_order_come_back_to_their_rows(monkeypatch, case
     assert len(real) in orders and len(synthetic) in orders
 
 
-def test_kd_tree_requeries_rows_with_many_ties():
-    # 40 copies of one point: the first query (k + 2 neighbours) cannot see past the ties, so rows are queried
-    # again with more neighbours until the answer is certain; ties go to the smallest index.
-    gen = torch.Generator().manual_seed(8)
-    real = torch.cat([torch.zeros(40, 3), torch.randn(30, 3, generator=gen)])
-    synthetic = torch.cat([torch.zeros(5, 3), torch.randn(20, 3, generator=gen)])
+def test_kd_tree_requeries_rows_with_many_ties(tree):
+    # 40 copies of one point: cKDTree's first query (k + 2 neighbours) cannot see past the ties, so rows are
+    # queried again with more neighbours until the answer is certain; ties go to the smallest index.
+    real, synthetic = _tie_case()
     _assert_same(_tree_search(real, synthetic, 2), _brute_force(real, synthetic, 2))
+    index = kdtree._tree_index(real)
+    got = kdtree.tree_real_knn(index, 2), kdtree.tree_cross_nearest(index, synthetic)
+    _assert_same(got, _brute_force(real, synthetic, 2))
 
 
-def test_kd_tree_data_of_any_scale():
+def test_kd_tree_data_of_any_scale(tree):
     gen = torch.Generator().manual_seed(5)
     for scale in (2.0**600, 2.0**-600, 1e20):
         real = torch.randn(60, 4, generator=gen, dtype=torch.float64) * scale
@@ -139,18 +192,16 @@ def test_auto_logs_its_choice_at_the_crossover(caplog, monkeypatch):
         caplog.clear()
         alpha_precision_beta_recall_authenticity(torch.randn(50, dim, generator=gen), torch.randn(40, dim))
         assert f"neighbour search: algorithm={expected} (n=50 real samples, d={dim}" in caplog.text
-    # Large real sets: the tree up to the second crossover (decided from the shapes only), which is higher with the
-    # compiled filter of the brute force.
+    # Large real sets: the tree up to the second crossover (decided from the shapes only), with numba or without.
     for compiled in (True, False):
         monkeypatch.setattr(_kernels, "AVAILABLE", compiled)
-        large = apra._KD_TREE_LARGE_N[compiled]
+        large = apra._KD_TREE_LARGE_N
         for num, dim, expected in (
             (large, apra._KD_TREE_MAX_DIM_LARGE, "kd_tree"),
             (large - 1, apra._KD_TREE_MAX_DIM_LARGE, "brute"),
             (large, apra._KD_TREE_MAX_DIM_LARGE + 1, "brute"),
         ):
             assert apra._resolve_algorithm("auto", torch.empty(num, dim)) == expected
-    assert apra._KD_TREE_LARGE_N[True] > apra._KD_TREE_LARGE_N[False]
     for algorithm in ("kd_tree", "brute"):
         assert apra._resolve_algorithm(algorithm, torch.empty(10, 100)) == algorithm
 

@@ -70,3 +70,16 @@ def test_grid_benchmark_quick_run_prints_the_table():
     out = _run(str(SCRIPT.parent / "bench_grid.py"), "--quick", "--repeats", "1")
     assert "| n = m | d | grid (s) | tree (s) | grid / tree |" in out
     assert out.count("| 500 |") == 3
+
+
+def test_trees_benchmark_quick_run_prints_the_table():
+    from faithful.functional import _kernels
+
+    if not _kernels.AVAILABLE:
+        pytest.skip("needs numba")
+    out = _run(str(SCRIPT.parent / "bench_trees.py"), "--quick", "--repeats", "1", "--dims", "5,8")
+    header = "| n = m | d | compiled (s) | cKDTree (s) | brute (s) | compiled / cKDTree | compiled / brute | faster |"
+    assert header in out
+    assert out.count("| 500 |") == 2
+    out = _run(str(SCRIPT.parent / "bench_trees.py"), "--quick", "--repeats", "1", "--dims", "6", "--no-brute")
+    assert "| n = m | d | compiled (s) | cKDTree (s) | compiled / cKDTree | faster |" in out

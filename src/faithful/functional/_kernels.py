@@ -40,6 +40,8 @@ __all__ = [
     "merge_smallest",
     "pair_distances",
     "smallest",
+    "tree_build",
+    "tree_query",
 ]
 
 #: Whether the compiled filter is used (numba installed, and not switched off with FAITHFUL_NO_NUMBA=1).
@@ -317,6 +319,222 @@ def _grid_query(
             out_index[q, slot] = -1 if best_index[slot] == none else best_index[slot]
 
 
+def _tree_build(points: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:
+    """A k-d tree over ``points`` (``(N, d)`` float64): ``(order, box, start, stop, child)``.
+
+    A node holds the points ``order[start : stop]``; its box (``box[node, :d]`` lowest, ``box[node, d:]`` highest
+    coordinates) is the tight box of those points. A node of more than ``leaf_size`` points is cut at the median of
+    its widest axis into the nodes ``child[node]`` and ``child[node] + 1`` (-1: a leaf); a node whose points are all
+    equal stays a leaf whatever its size (no cut can separate them).
+    """
+    num, dim = points.shape
+    order = np.arange(num)
+    # Every cut leaves at least (leaf_size + 1) // 2 points on each side: at most 2 N / that leaves.
+    capacity = 2 * (num // max(1, (leaf_size + 1) // 2) + 1)
+    box = np.empty((capacity, 2 * dim), np.float64)
+    start = np.zeros(capacity, np.int64)
+    stop = np.zeros(capacity, np.int64)
+    child = np.full(capacity, -1, np.int64)
+    stack = np.empty(capacity, np.int64)
+    key = np.empty(num, np.float64)
+    stop[0] = num
+    nodes = 1
+    top = 0
+    stack[0] = 0
+    while top >= 0:
+        node = stack[top]
+        top -= 1
+        first, last = start[node], stop[node]
+        axis = 0
+        widest = 0.0
+        for c in range(dim):
+            low = np.inf
+            high = -np.inf
+            for at in range(first, last):
+                value = points[order[at], c]
+                low = min(low, value)
+                high = max(high, value)
+            box[node, c] = low
+            box[node, dim + c] = high
+            if high - low > widest:
+                widest = high - low
+                axis = c
+        if last - first <= leaf_size or widest <= 0.0:
+            continue
+        for at in range(first, last):
+            key[at] = points[order[at], axis]
+        middle = first + (last - first) // 2
+        _partition(key, order, first, last - 1, middle)
+        child[node] = nodes
+        start[nodes], stop[nodes] = first, middle
+        start[nodes + 1], stop[nodes + 1] = middle, last
+        stack[top + 1] = nodes
+        stack[top + 2] = nodes + 1
+        top += 2
+        nodes += 2
+    return order, box[:nodes].copy(), start[:nodes].copy(), stop[:nodes].copy(), child[:nodes].copy()
+
+
+def _partition(key: np.ndarray, order: np.ndarray, lo: int, hi: int, target: int) -> None:
+    """Reorder ``key[lo : hi + 1]`` and ``order`` alike so that ``key[target]`` is in its sorted place, with no larger
+    key before it and no smaller one after it (quickselect, median of three: O(n), where a sort is O(n log n))."""
+    while lo < hi:
+        a, b, c = key[lo], key[(lo + hi) // 2], key[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        left, right = lo, hi
+        while left <= right:
+            while key[left] < pivot:
+                left += 1
+            while key[right] > pivot:
+                right -= 1
+            if left <= right:
+                key[left], key[right] = key[right], key[left]
+                order[left], order[right] = order[right], order[left]
+                left += 1
+                right -= 1
+        if target <= right:
+            hi = right
+        elif target >= left:
+            lo = left
+        else:
+            break
+
+
+def _halve(work: np.ndarray, dim: int, size: int, count: int) -> None:
+    """Sum the rows ``work[:dim, :count]`` into ``work[0, :count]`` in the order of :func:`_pair_distances` (halves of
+    a zero-padded width ``size``, the next power of two), column by column."""
+    width = dim
+    step = size
+    while step > 1:
+        half = step // 2
+        if width > half:
+            for c in range(width - half):
+                for j in range(count):
+                    work[c, j] += work[c + half, j]
+            width = half
+        step = half
+
+
+def _box_distance(box: np.ndarray, node: int, query: np.ndarray) -> float:
+    """Squared distance from ``query`` to the box of ``node`` (float64, summed along the axes).
+
+    Per axis the rounded gap is at most any box point's rounded difference (rounding is monotone: lowest - q <=
+    p - q rounds to at most fl(p - q)), so the sum differs from a lower bound on the exact distances only by the
+    roundings of two sums of d + 1 non-negative terms in different orders: the caller's margin.
+    """
+    dim = query.size
+    total = 0.0
+    for c in range(dim):
+        gap = max(box[node, c] - query[c], query[c] - box[node, dim + c], 0.0)
+        total += gap * gap
+    return total
+
+
+def _tree_query(
+    points: np.ndarray,
+    order: np.ndarray,
+    box: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    child: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    exclude_self: bool,
+    relative: float,
+    absolute: float,
+    out_value: np.ndarray,
+    out_index: np.ndarray,
+) -> None:
+    """The k nearest tree points of each ``queries[rows[q]]`` (``faithful.functional._ctree``), exactly.
+
+    ``points`` is ``(d, N)``: the tree's points in node order, one row per axis, so that a leaf's distances are
+    computed a whole axis at a time (vectorised). Depth first, nearer child first; a node is skipped when its box
+    distance, less the margin (``relative`` of it and ``absolute``) that covers the roundings of both it and the
+    exact distances (:func:`_box_distance`), is still farther than the k-th distance so far: strictly farther, so
+    no point that is closer, or ties and has a smaller index, is ever skipped. Distances are the exact ones of
+    :func:`_pair_distances`; a query's k nearest are kept in (distance, index) order, so ties go to the smallest
+    index.
+    """
+    k = out_value.shape[1]
+    last = k - 1
+    dim = points.shape[0]
+    size = 1
+    while size < dim:
+        size *= 2
+    widest = 1
+    for node in range(child.size):
+        if child[node] < 0:
+            widest = max(widest, stop[node] - start[node])
+    work = np.empty((dim, widest), np.float64)
+    query = np.empty(dim, np.float64)
+    stack = np.empty(2 * 64 + 2, np.int64)  # depth first: at most one more entry per level (depth < 64)
+    stack_bound = np.empty(stack.size, np.float64)
+    best = np.empty(k, np.float64)
+    best_index = np.empty(k, np.int64)
+    none = np.iinfo(np.int64).max
+    for q in range(rows.size):
+        row = rows[q]
+        own = row if exclude_self else -1
+        for c in range(dim):
+            query[c] = queries[row, c]
+        best[:] = np.inf
+        best_index[:] = none  # (inf, none) ranks after every real pair, even one at distance inf
+        top = 0
+        stack[0] = 0
+        stack_bound[0] = 0.0
+        while top >= 0:
+            node = stack[top]
+            bound = stack_bound[top]
+            top -= 1
+            if bound > best[last]:
+                continue
+            first = child[node]
+            if first < 0:
+                begin = start[node]
+                count = stop[node] - begin
+                for c in range(dim):
+                    value = query[c]
+                    for j in range(count):
+                        diff = value - points[c, begin + j]
+                        work[c, j] = diff * diff
+                _halve(work, dim, size, count)
+                for j in range(count):
+                    value = work[0, j]
+                    if value > best[last]:
+                        continue
+                    index = order[begin + j]
+                    if (value == best[last] and index >= best_index[last]) or index == own:
+                        continue
+                    slot = last
+                    while slot > 0 and (
+                        best[slot - 1] > value or (best[slot - 1] == value and best_index[slot - 1] > index)
+                    ):
+                        best[slot] = best[slot - 1]
+                        best_index[slot] = best_index[slot - 1]
+                        slot -= 1
+                    best[slot] = value
+                    best_index[slot] = index
+            else:
+                shrink = 1.0 - relative
+                near = _box_distance(box, first, query) * shrink - absolute
+                far = _box_distance(box, first + 1, query) * shrink - absolute
+                near_node, far_node = first, first + 1
+                if far < near:
+                    near, far = far, near
+                    near_node, far_node = far_node, near_node
+                if far <= best[last]:  # pushed first: visited after the nearer one (a bound, kept to skip it then)
+                    top += 1
+                    stack[top] = far_node
+                    stack_bound[top] = far
+                if near <= best[last]:
+                    top += 1
+                    stack[top] = near_node
+                    stack_bound[top] = near
+        out_value[q] = best
+        for slot in range(k):
+            out_index[q, slot] = -1 if best_index[slot] == none else best_index[slot]
+
+
 def _select(work: np.ndarray, size: int, target: int) -> float:
     """The ``target``-th smallest (from 0) of ``work[:size]``, which is reordered (quickselect, median of three)."""
     lo, hi = 0, size - 1
@@ -436,6 +654,11 @@ if numba is not None:
     _shell = _jit(_shell)
     _cell_sort_compiled = _jit(_cell_sort)
     _grid_query_compiled = _jit(_grid_query)
+    _partition = _jit(_partition)
+    _tree_build_compiled = _jit(_tree_build)
+    _halve = _jit(_halve)
+    _box_distance = _jit(_box_distance)
+    _tree_query_compiled = _jit(_tree_query)
 
 
 def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -483,3 +706,13 @@ def grid_query(*arrays: Any) -> None:
 def cell_sort(points: np.ndarray, edges: np.ndarray, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The compiled counting sort of points into the cells of :mod:`faithful.functional._grid`: ``(start, order)``."""
     return _cell_sort_compiled(points, edges, shape)
+
+
+def tree_build(points: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:
+    """The compiled k-d tree build of :mod:`faithful.functional._ctree` (see :func:`_tree_build`)."""
+    return _tree_build_compiled(points, leaf_size)
+
+
+def tree_query(*arrays: Any) -> None:
+    """The compiled k-d tree search of :mod:`faithful.functional._ctree` (the arguments of :func:`_tree_query`)."""
+    _tree_query_compiled(*arrays)

@@ -1,6 +1,8 @@
-"""Exact nearest neighbours with a k-d tree (``scipy.spatial.cKDTree``): the fast path at low dimension on CPU.
+"""Exact nearest neighbours with a k-d tree: the fast path at low dimension on CPU.
 
-The tree only *proposes* candidates: every returned distance is re-computed with the brute path's exact float64
+With numba installed the tree is compiled (:mod:`faithful.functional._ctree`): it computes the brute path's exact
+distances itself and answers in one pass. Without numba, ``scipy.spatial.cKDTree`` serves, and only *proposes*
+candidates: every returned distance is re-computed with the brute path's exact float64
 function (:func:`faithful.functional.neighbors._pair_distances`, fixed summation order), so both algorithms return
 the same float64 bits and the same indices. A row's candidates are complete when the tree's farthest proposal is,
 beyond any rounding difference between the tree's arithmetic and the exact one, strictly farther than the answer:
@@ -27,7 +29,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from faithful.functional import _blocks, _grid, _parallel
+from faithful.functional import _blocks, _ctree, _grid, _parallel
 from faithful.functional.neighbors import CrossNeighbors, _pair_distances, _power_of_two_scale, _row_share
 
 __all__ = ["KDTreeIndex", "build_tree", "tree_cross_nearest", "tree_real_knn"]
@@ -44,11 +46,12 @@ class KDTreeIndex(NamedTuple):
     """A k-d tree over a point set, built on a copy scaled by a power of two (exact, keeps squares in range)."""
 
     data: Tensor  #: the caller's points (the exact re-check uses them)
-    tree: cKDTree | None  #: None when ``grid`` serves the queries
+    tree: cKDTree | None  #: None when ``grid`` or ``compiled`` serves the queries
     scale: float  #: the tree's coordinates are ``data * scale``
     grid: _grid.Grid | None = None  #: the cells over ``data`` at d <= 4 (numba), else None
     #: with a grid: the tree for the rows it cannot answer, built at the first such row and kept ({"tree": ...})
     fallback: dict[str, KDTreeIndex] | None = None
+    compiled: _ctree.Tree | None = None  #: the compiled tree (numba), else None
 
 
 def build_tree(data: Tensor) -> KDTreeIndex:
@@ -70,7 +73,10 @@ def _fallback_tree(index: KDTreeIndex) -> KDTreeIndex:
 
 
 def _tree_index(data: Tensor) -> KDTreeIndex:
-    """The tree over ``data`` (also for the rows a grid could not answer)."""
+    """The tree over ``data`` (also for the rows a grid could not answer): compiled where numba is installed."""
+    compiled = _ctree.build(data)
+    if compiled is not None:
+        return KDTreeIndex(data, None, 1.0, compiled=compiled)
     points = data.detach().to(device="cpu", dtype=torch.float64)
     scale = _power_of_two_scale(float(points.abs().max())) if points.numel() else 1.0
     if scale != 1.0:
@@ -171,6 +177,8 @@ def tree_real_knn(index: KDTreeIndex, k: int, rows: slice | None = None, workers
 
 def _tree_knn(index: KDTreeIndex, k: int, rows: Tensor, workers: int) -> Tensor:
     """:func:`tree_real_knn` of the real samples ``rows`` (global indices) on the tree: ``(len(rows), k)``."""
+    if index.compiled is not None:
+        return _ctree.query(index.compiled, index.data, k, rows.numpy(), True, workers)[0]
     assert index.tree is not None
     real = index.data
     points = index.tree.data
@@ -203,6 +211,9 @@ def _nearest(query: Tensor, index: KDTreeIndex, workers: int) -> tuple[Tensor, T
             tree = _fallback_tree(index)
             value[rest], nearest[rest] = _nearest(query[rest], tree, workers)
         return value, nearest
+    if index.compiled is not None:
+        value, nearest = _ctree.query(index.compiled, query, 1, np.arange(num, dtype=np.int64), False, workers)
+        return value[:, 0], nearest[:, 0]
     best = torch.empty(num, dtype=torch.float64)
     best_index = torch.empty(num, dtype=torch.int64)
     scale2 = index.scale * index.scale
