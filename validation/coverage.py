@@ -12,8 +12,8 @@ Scenarios (P: a mixture of 10 unit Gaussians in d dimensions, means N(0, (6²/d)
 - ``30% copies``: 70% fresh draws from P, 30% exact copies of random samples of the real set;
 - ``shifted``: P shifted by 1.5 along a fixed unit direction.
 
-Full run: n = m in {300, 2000}, d in {4, 64}, 300 repetitions per cell (``--repetitions`` at n = 300 and at
-n = 2000), 200 half-samples per interval; about 26 minutes of one core with numba (``--workers 2`` splits
+Full run: n = m in {300, 2000}, d in {4, 64}, 500 repetitions per cell (``--repetitions`` at n = 300 and at
+n = 2000), 200 half-samples per interval; about 17 minutes of one core with numba (``--workers 2`` splits
 the cells over two processes; ``--json`` saves each cell as it finishes, ``--from-json`` rewrites the
 table from such a file). ``--quick``: 300 samples, d = 4, 40 repetitions, prints only (a smoke test).
 """
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here, cell by cell")
     parser.add_argument("--from-json", type=Path, default=None, help="only write the table of saved rows")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), help="a subset of the scenarios")
-    parser.add_argument("--repetitions", type=int, nargs=2, default=(300, 300), help="at n = 300 and n = 2000")
+    parser.add_argument("--repetitions", type=int, nargs=2, default=(500, 500), help="at n = 300 and n = 2000")
     args = parser.parse_args(argv)
     level, num_resamples = 0.95, 200
     if args.quick:
