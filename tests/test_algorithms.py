@@ -192,10 +192,11 @@ def test_auto_logs_its_choice_at_the_crossover(caplog, monkeypatch):
         caplog.clear()
         alpha_precision_beta_recall_authenticity(torch.randn(50, dim, generator=gen), torch.randn(40, dim))
         assert f"neighbour search: algorithm={expected} (n=50 real samples, d={dim}" in caplog.text
-    # Large real sets: the tree up to the second crossover (decided from the shapes only), with numba or without.
+    # Large real sets: the tree up to the second crossover (decided from the shapes only), which is higher with
+    # numba (the brute force's tile products and filter are compiled too).
     for compiled in (True, False):
         monkeypatch.setattr(_kernels, "AVAILABLE", compiled)
-        large = apra._KD_TREE_LARGE_N
+        large = apra._KD_TREE_LARGE_N[compiled]
         for num, dim, expected in (
             (large, apra._KD_TREE_MAX_DIM_LARGE, "kd_tree"),
             (large - 1, apra._KD_TREE_MAX_DIM_LARGE, "brute"),

@@ -39,6 +39,7 @@ __all__ = [
     "list_members",
     "merge_smallest",
     "pair_distances",
+    "small_product",
     "smallest",
     "tree_build",
     "tree_query",
@@ -95,6 +96,56 @@ def _below(lower: np.ndarray, row_cap: np.ndarray, col_cap: np.ndarray) -> tuple
                     col_j[at] = hit[t]
                     at += 1
     return row_i, row_j, col_i, col_j
+
+
+def _small_product(
+    row_factors: np.ndarray, col_factors: np.ndarray, bounds: tuple[int, int, int, int], out: np.ndarray
+) -> None:
+    """``out = row_factors[r0:r1] @ col_factors[:, c0:c1]`` for a small inner dimension (``bounds``: r0, r1, c0, c1).
+
+    With a depth of d + 2 <= 14 the BLAS' blocked product spends its time on packing and edges (on this project's
+    AMD host, ``torch.mm`` took 0.87 ms for a 512 x 2048 tile at depth 10; this loop 0.41 ms): four rows at a time
+    share each load of the columns' factors, and the inner loops run over contiguous row views (vectorised). The
+    sums are in another order than the BLAS': the caller's error bound holds for any order.
+    """
+    r0, r1, c0, c1 = bounds
+    depth = row_factors.shape[1]
+    rows, cols = r1 - r0, c1 - c0
+    i = 0
+    while i + 4 <= rows:
+        out0, out1, out2, out3 = out[i], out[i + 1], out[i + 2], out[i + 3]
+        column = col_factors[0, c0:c1]
+        f0, f1 = row_factors[r0 + i, 0], row_factors[r0 + i + 1, 0]
+        f2, f3 = row_factors[r0 + i + 2, 0], row_factors[r0 + i + 3, 0]
+        for j in range(cols):
+            value = column[j]
+            out0[j] = f0 * value
+            out1[j] = f1 * value
+            out2[j] = f2 * value
+            out3[j] = f3 * value
+        for c in range(1, depth):
+            column = col_factors[c, c0:c1]
+            f0, f1 = row_factors[r0 + i, c], row_factors[r0 + i + 1, c]
+            f2, f3 = row_factors[r0 + i + 2, c], row_factors[r0 + i + 3, c]
+            for j in range(cols):
+                value = column[j]
+                out0[j] += f0 * value
+                out1[j] += f1 * value
+                out2[j] += f2 * value
+                out3[j] += f3 * value
+        i += 4
+    while i < rows:
+        row = out[i]
+        factor = row_factors[r0 + i, 0]
+        column = col_factors[0, c0:c1]
+        for j in range(cols):
+            row[j] = factor * column[j]
+        for c in range(1, depth):
+            factor = row_factors[r0 + i, c]
+            column = col_factors[c, c0:c1]
+            for j in range(cols):
+                row[j] += factor * column[j]
+        i += 1
 
 
 def _merge_smallest(best: np.ndarray, points: np.ndarray, values: np.ndarray) -> None:
@@ -646,6 +697,7 @@ def _list_members(
 if numba is not None:
     _jit = numba.njit(nogil=True, cache=True, boundscheck=False)
     _below_compiled = _jit(_below)
+    _small_product_compiled = _jit(_small_product)
     _merge_smallest_compiled = _jit(_merge_smallest)
     _pair_distances_compiled = _jit(_pair_distances)
     _select = _jit(_select)
@@ -665,6 +717,11 @@ def below(lower: Tensor, row_cap: Tensor, col_cap: Tensor) -> tuple[Tensor, Tens
     """The compiled filter on CPU tensors: ``lower`` (float32, contiguous), the float32 caps of its rows and columns."""
     out = _below_compiled(lower.numpy(), row_cap.contiguous().numpy(), col_cap.contiguous().numpy())
     return tuple(torch.from_numpy(x) for x in out)  # type: ignore[return-value]
+
+
+def small_product(row_factors: Tensor, col_factors: Tensor, bounds: tuple[int, int, int, int], out: Tensor) -> None:
+    """The compiled product of a small inner dimension on CPU float32 tensors (see :func:`_small_product`)."""
+    _small_product_compiled(row_factors.numpy(), col_factors.numpy(), bounds, out.numpy())
 
 
 def merge_smallest(best: Tensor, points: Tensor, values: Tensor) -> None:

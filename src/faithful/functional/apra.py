@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from faithful.functional import _kernels
 from faithful.functional._checks import (
     ALPHA_PRECISION,
     ALPHA_PRECISION_CURVE,
@@ -58,10 +59,14 @@ log = logging.getLogger(__name__)
 # force to lose against the tree's O(n log n).
 _KD_TREE_MAX_DIM = 6
 _KD_TREE_MAX_DIM_LARGE = 8
-# At d = 7-8 the tree wins from about 35,000 real samples with numba (the compiled tree against the brute force
-# with its compiled filter: 1.47x brute at 20,000, 0.77x at 50,000) and from about 50,000 without (cKDTree against
-# the torch filter): one crossover serves both.
-_KD_TREE_LARGE_N = 50_000
+# With numba both sides are compiled (the k-d tree; the brute force's tile products at small d and its filter):
+# at d = 8 the tree takes 1.40x the brute force's time at 50,000 real samples and 0.92x at 100,000 (d = 7: 0.84x at
+# 50,000). Without numba (cKDTree against the BLAS and the torch filter) the tree wins from about 50,000.
+_KD_TREE_LARGE_N = {True: 100_000, False: 50_000}
+
+
+def _kd_tree_large_n() -> int:
+    return _KD_TREE_LARGE_N[_kernels.AVAILABLE]
 
 
 class Shard(NamedTuple):
@@ -178,7 +183,7 @@ def _resolve_algorithm(algorithm: str, real: Tensor) -> str:
             f"{real.device}. Use algorithm='brute', or 'auto' (which picks brute off the CPU)."
         )
     if algorithm == "auto":
-        low_dim = dim <= _KD_TREE_MAX_DIM or (dim <= _KD_TREE_MAX_DIM_LARGE and num >= _KD_TREE_LARGE_N)
+        low_dim = dim <= _KD_TREE_MAX_DIM or (dim <= _KD_TREE_MAX_DIM_LARGE and num >= _kd_tree_large_n())
         algorithm = "kd_tree" if real.device.type == "cpu" and low_dim else "brute"
     return algorithm
 
@@ -492,7 +497,7 @@ def alpha_precision_beta_recall_authenticity(
         seed: seed of the replicates' own generator (with ``confidence_level``).
         algorithm: the exact neighbour search: ``"kd_tree"`` (a k-d tree, CPU only), ``"brute"`` (tiled matrix
             products, any device) or ``"auto"``: the tree on CPU at low dimension (d <= 6, or d <= 8 from
-            50,000 real samples), brute otherwise. Every algorithm returns the same bits;
+            100,000 real samples; 50,000 without numba), brute otherwise. Every algorithm returns the same bits;
             only the time differs.
             The choice is logged at DEBUG level (logger ``faithful.functional.apra``).
 

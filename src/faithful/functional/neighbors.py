@@ -52,6 +52,9 @@ __all__ = [
 # run at full speed.
 _BAND = 512
 _TILE = 2048
+# Up to this depth of the matrix product (d + 2) a compiled loop computes the tiles: faster than the BLAS there
+# (``_kernels.small_product``; measured 0.41 against 0.87 ms at depth 10, level at 18).
+_SMALL_DEPTH = 14
 _WIDE_DIM = 256
 # Elements of the float64 working copy while candidate pairs are re-checked (2 MB: stays in cache).
 _PAIR_ELEMENTS = 2**18
@@ -327,6 +330,9 @@ class _Tiles:
     def lower(self, r0: int, r1: int, c0: int, c1: int) -> Tensor:
         """The ``(r1 - r0, c1 - c0)`` tile of lower bounds (a view of the worker's buffer)."""
         out = self._block[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
+        if self.compiled and self.row_factors.shape[1] <= _SMALL_DEPTH:
+            _kernels.small_product(self.row_factors, self.col_factors, (r0, r1, c0, c1), out)
+            return out
         return torch.mm(self.row_factors[r0:r1], self.col_factors[:, c0:c1], out=out)
 
     def _nonzero(self, lower: Tensor, threshold: Tensor) -> tuple[Tensor, Tensor]:
