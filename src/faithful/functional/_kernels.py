@@ -426,9 +426,10 @@ def _tree_build(points: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:
     return order, box[:nodes].copy(), start[:nodes].copy(), stop[:nodes].copy(), child[:nodes].copy()
 
 
-def _partition(key: np.ndarray, order: np.ndarray, lo: int, hi: int, target: int) -> None:
-    """Reorder ``key[lo : hi + 1]`` and ``order`` alike so that ``key[target]`` is in its sorted place, with no larger
-    key before it and no smaller one after it (quickselect, median of three: O(n), where a sort is O(n log n))."""
+def _partition(key: np.ndarray, order: np.ndarray | None, lo: int, hi: int, target: int) -> None:
+    """Reorder ``key[lo : hi + 1]`` (and ``order`` alike, unless None) so that ``key[target]`` is in its sorted place,
+    with no larger key before it and no smaller one after it (quickselect, median of three: O(n), where a sort is
+    O(n log n)). With ``order=None`` the compiler drops the companion's swaps."""
     while lo < hi:
         a, b, c = key[lo], key[(lo + hi) // 2], key[hi]
         pivot = max(min(a, b), min(max(a, b), c))
@@ -440,7 +441,8 @@ def _partition(key: np.ndarray, order: np.ndarray, lo: int, hi: int, target: int
                 right -= 1
             if left <= right:
                 key[left], key[right] = key[right], key[left]
-                order[left], order[right] = order[right], order[left]
+                if order is not None:
+                    order[left], order[right] = order[right], order[left]
                 left += 1
                 right -= 1
         if target <= right:
@@ -588,26 +590,7 @@ def _tree_query(
 
 def _select(work: np.ndarray, size: int, target: int) -> float:
     """The ``target``-th smallest (from 0) of ``work[:size]``, which is reordered (quickselect, median of three)."""
-    lo, hi = 0, size - 1
-    while lo < hi:
-        a, b, c = work[lo], work[(lo + hi) // 2], work[hi]
-        pivot = max(min(a, b), min(max(a, b), c))
-        left, right = lo, hi
-        while left <= right:
-            while work[left] < pivot:
-                left += 1
-            while work[right] > pivot:
-                right -= 1
-            if left <= right:
-                work[left], work[right] = work[right], work[left]
-                left += 1
-                right -= 1
-        if target <= right:
-            hi = right
-        elif target >= left:
-            lo = left
-        else:
-            break
+    _partition(work, None, 0, size - 1, target)
     return work[target]
 
 
@@ -700,13 +683,13 @@ if numba is not None:
     _small_product_compiled = _jit(_small_product)
     _merge_smallest_compiled = _jit(_merge_smallest)
     _pair_distances_compiled = _jit(_pair_distances)
+    _partition = _jit(_partition)
     _select = _jit(_select)
     _list_members_compiled = _jit(_list_members)
     _smallest_compiled = _jit(_smallest)
     _shell = _jit(_shell)
     _cell_sort_compiled = _jit(_cell_sort)
     _grid_query_compiled = _jit(_grid_query)
-    _partition = _jit(_partition)
     _tree_build_compiled = _jit(_tree_build)
     _halve = _jit(_halve)
     _box_distance = _jit(_box_distance)
