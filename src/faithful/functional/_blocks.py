@@ -18,7 +18,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-__all__ = ["Layout", "layout", "leaf_order", "spatial_order"]
+__all__ = ["Layout", "layout", "leaf_order", "own_order", "spatial_order"]
 
 # float32 unit roundoff: the search's coordinates are the exact scaled ones rounded to float32.
 _U32 = 2.0**-24
@@ -36,6 +36,16 @@ def leaf_order(array: np.ndarray) -> np.ndarray:
         return np.arange(array.shape[0], dtype=np.int64)
     tree = cKDTree(array, leafsize=32, balanced_tree=False, compact_nodes=False, copy_data=False)
     return tree.indices.astype(np.int64)
+
+
+def own_order(order: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For queries that are an index's own points ``rows`` (a contiguous run of indices), given the index's storage
+    order ``order`` (its points' indices, nearby points side by side): the rows in that order (``ordered``) and where
+    each one's answer goes (``position``). None where ``rows`` is not such a run."""
+    if not rows.size or not np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):
+        return None
+    ordered = order[(order >= rows[0]) & (order < rows[0] + rows.size)]
+    return ordered, ordered - rows[0]
 
 
 def _balls(points: Tensor, starts: list[int], size: int) -> tuple[Tensor, Tensor]:

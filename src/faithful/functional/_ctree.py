@@ -76,9 +76,9 @@ def query(
     """
     points = queries.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
     # Queries in the order of the leaves (``ordered``; ``position``: where each one's answer goes).
-    if exclude_self and rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):
-        ordered = tree.order[(tree.order >= rows[0]) & (tree.order < rows[0] + rows.size)]  # the tree's own order
-        position = ordered - rows[0]
+    own = _blocks.own_order(tree.order, rows) if exclude_self else None
+    if own is not None:  # the tree's own points: in its own order
+        ordered, position = own
     else:
         position = _blocks.leaf_order(points[rows])
         ordered = rows[position]

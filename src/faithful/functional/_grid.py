@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from faithful.functional import _kernels, _parallel
+from faithful.functional import _blocks, _kernels, _parallel
 
 __all__ = ["MAX_DIM", "Grid", "build", "query"]
 
@@ -93,9 +93,9 @@ def query(
     """
     points = queries.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
     # Queries in cell order (``ordered``; ``position``: where each one's answer goes).
-    if exclude_self and rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):
-        ordered = grid.order[(grid.order >= rows[0]) & (grid.order < rows[0] + rows.size)]  # the grid's own order
-        position = ordered - rows[0]
+    own = _blocks.own_order(grid.order, rows) if exclude_self else None
+    if own is not None:  # the grid's own points: in its own order
+        ordered, position = own
     else:
         position = _kernels.cell_sort(points[rows], grid.edges, grid.shape)[1]
         ordered = rows[position]

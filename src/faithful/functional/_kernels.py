@@ -183,7 +183,7 @@ def _pair_distances(a: np.ndarray, a_index: np.ndarray, b: np.ndarray, b_index: 
         for c in range(dim):
             diff = np.float64(a[i, c]) - np.float64(b[j, c])
             work[c] = diff * diff
-        width = dim
+        width = dim  # the halving of ``_halve``, written out: a call per pair costs 20% here
         step = size
         while step > 1:
             half = step // 2
@@ -272,6 +272,21 @@ def _shell(ring: int, home: np.ndarray, shape: np.ndarray, cells: np.ndarray, at
             return count
 
 
+def _insert(best: np.ndarray, best_index: np.ndarray, value: float, index: int) -> None:
+    """Insert (``value``, ``index``) into the k nearest so far, kept ascending in (distance, index) order (ties to
+    the smallest index); nothing changes unless it ranks before the last of them."""
+    last = best.size - 1
+    if value > best[last] or (value == best[last] and index >= best_index[last]):
+        return
+    slot = last
+    while slot > 0 and (best[slot - 1] > value or (best[slot - 1] == value and best_index[slot - 1] > index)):
+        best[slot] = best[slot - 1]
+        best_index[slot] = best_index[slot - 1]
+        slot -= 1
+    best[slot] = value
+    best_index[slot] = index
+
+
 def _grid_query(
     points: np.ndarray,
     edges: np.ndarray,
@@ -338,20 +353,8 @@ def _grid_query(
                             diff = q3 - points[at, 3]
                             square += diff * diff
                         value += square
-                    if value > best[last]:
-                        continue
-                    index = order[at]
-                    if (value == best[last] and index >= best_index[last]) or index == own:
-                        continue
-                    slot = last  # insertion into the sorted k (few candidates get this far)
-                    while slot > 0 and (
-                        best[slot - 1] > value or (best[slot - 1] == value and best_index[slot - 1] > index)
-                    ):
-                        best[slot] = best[slot - 1]
-                        best_index[slot] = best_index[slot - 1]
-                        slot -= 1
-                    best[slot] = value
-                    best_index[slot] = index
+                    if value <= best[last] and order[at] != own:  # few candidates get this far
+                        _insert(best, best_index, value, order[at])
             gap = np.inf
             for axis in range(dim):
                 below = home[axis] - ring - 1
@@ -553,20 +556,8 @@ def _tree_query(
                 _halve(work, dim, size, count)
                 for j in range(count):
                     value = work[0, j]
-                    if value > best[last]:
-                        continue
-                    index = order[begin + j]
-                    if (value == best[last] and index >= best_index[last]) or index == own:
-                        continue
-                    slot = last
-                    while slot > 0 and (
-                        best[slot - 1] > value or (best[slot - 1] == value and best_index[slot - 1] > index)
-                    ):
-                        best[slot] = best[slot - 1]
-                        best_index[slot] = best_index[slot - 1]
-                        slot -= 1
-                    best[slot] = value
-                    best_index[slot] = index
+                    if value <= best[last] and order[begin + j] != own:
+                        _insert(best, best_index, value, order[begin + j])
             else:
                 shrink = 1.0 - relative
                 near = _box_distance(box, first, query) * shrink - absolute
@@ -688,6 +679,7 @@ if numba is not None:
     _list_members_compiled = _jit(_list_members)
     _smallest_compiled = _jit(_smallest)
     _shell = _jit(_shell)
+    _insert = _jit(_insert)
     _cell_sort_compiled = _jit(_cell_sort)
     _grid_query_compiled = _jit(_grid_query)
     _tree_build_compiled = _jit(_tree_build)
