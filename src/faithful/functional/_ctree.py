@@ -50,6 +50,7 @@ class Tree(NamedTuple):
     start: np.ndarray  #: (nodes,) int64: a node holds the stored points ``start[node] : stop[node]``
     stop: np.ndarray  #: (nodes,) int64
     child: np.ndarray  #: (nodes,) int64: a node's first child (the second follows it); -1 for a leaf
+    widest: int  #: the most points in a leaf (the size of the query kernel's scratch)
 
 
 def build(data: Tensor) -> Tree | None:
@@ -62,7 +63,8 @@ def build(data: Tensor) -> Tree | None:
     if not np.isfinite(points).all():
         return None
     order, box, start, stop, child = _kernels.tree_build(points, LEAF_SIZE)
-    return Tree(np.ascontiguousarray(points[order].T), order, box, start, stop, child)
+    widest = int((stop - start)[child < 0].max())
+    return Tree(np.ascontiguousarray(points[order].T), order, box, start, stop, child, widest)
 
 
 def query(
@@ -97,6 +99,7 @@ def query(
             tree.child,
             points,
             ordered[begin:end],
+            tree.widest,
             exclude_self,
             relative,
             absolute,

@@ -495,6 +495,7 @@ def _tree_query(
     child: np.ndarray,
     queries: np.ndarray,
     rows: np.ndarray,
+    widest: int,
     exclude_self: bool,
     relative: float,
     absolute: float,
@@ -504,12 +505,12 @@ def _tree_query(
     """The k nearest tree points of each ``queries[rows[q]]`` (``faithful.functional._ctree``), exactly.
 
     ``points`` is ``(d, N)``: the tree's points in node order, one row per axis, so that a leaf's distances are
-    computed a whole axis at a time (vectorised). Depth first, nearer child first; a node is skipped when its box
-    distance, less the margin (``relative`` of it and ``absolute``) that covers the roundings of both it and the
-    exact distances (:func:`_box_distance`), is still farther than the k-th distance so far: strictly farther, so
-    no point that is closer, or ties and has a smaller index, is ever skipped. Distances are the exact ones of
-    :func:`_pair_distances`; a query's k nearest are kept in (distance, index) order, so ties go to the smallest
-    index.
+    computed a whole axis at a time (vectorised); ``widest``: the most points in a leaf. Depth first, nearer child
+    first; a node is skipped when its box distance, less the margin (``relative`` of it and ``absolute``) that
+    covers the roundings of both it and the exact distances (:func:`_box_distance`), is still farther than the
+    k-th distance so far: strictly farther, so no point that is closer, or ties and has a smaller index, is ever
+    skipped. Distances are the exact ones of :func:`_pair_distances`; a query's k nearest are kept in (distance,
+    index) order, so ties go to the smallest index.
     """
     k = out_value.shape[1]
     last = k - 1
@@ -517,11 +518,8 @@ def _tree_query(
     size = 1
     while size < dim:
         size *= 2
-    widest = 1
-    for node in range(child.size):
-        if child[node] < 0:
-            widest = max(widest, stop[node] - start[node])
     work = np.empty((dim, widest), np.float64)
+    shrink = 1.0 - relative
     query = np.empty(dim, np.float64)
     stack = np.empty(2 * 64 + 2, np.int64)  # depth first: at most one more entry per level (depth < 64)
     stack_bound = np.empty(stack.size, np.float64)
@@ -559,7 +557,6 @@ def _tree_query(
                     if value <= best[last] and order[begin + j] != own:
                         _insert(best, best_index, value, order[begin + j])
             else:
-                shrink = 1.0 - relative
                 near = _box_distance(box, first, query) * shrink - absolute
                 far = _box_distance(box, first + 1, query) * shrink - absolute
                 near_node, far_node = first, first + 1
