@@ -203,6 +203,7 @@ def test_auto_logs_its_choice_at_the_crossover(caplog, monkeypatch):
             (large, apra._KD_TREE_MAX_DIM_LARGE + 1, "brute"),
         ):
             assert apra._resolve_algorithm("auto", torch.empty(num, dim)) == expected
+    assert apra._KD_TREE_LARGE_N[True] > apra._KD_TREE_LARGE_N[False]
     for algorithm in ("kd_tree", "brute"):
         assert apra._resolve_algorithm(algorithm, torch.empty(10, 100)) == algorithm
 
